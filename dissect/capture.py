@@ -1,0 +1,107 @@
+"""Reading a saved capture into facts, streaming, in one tshark pass."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from pyshark.capture.capture import TSharkCrashException
+
+from netwhy.dissect.arp import arp_from_row
+from netwhy.dissect.facts import CaptureSummary, Fact
+from netwhy.dissect.fields import COLUMN, FIELDS
+from netwhy.dissect.icmp import icmp_from_row
+from netwhy.dissect.tcp import tcp_from_row
+from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
+from netwhy.dissect.udp import udp_conversation_from_line, udp_first_from_row
+from netwhy.errors import EmptyCapture, NotACapture, TsharkFailed, UnreadableInput
+
+# First bytes of the formats netwhy accepts: pcap (both byte orders, micro- and nanosecond),
+# pcapng, and either of them gzip-compressed (tshark reads those directly).
+_MAGICS = (
+    b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a", b"\x1f\x8b",
+)
+_DAMAGE = ("cut short", "damaged or corrupt", "not a record", "record length")
+_FILE_NAME = re.compile(r'^The file ".*" ')
+_IO_TOTAL = re.compile(r"^\|\s*[0-9.]+\s*<>\s*[0-9.]+\s*\|\s*(\d+)\s*\|")
+
+
+def check_capture_file(path: Path) -> None:
+    """Refuse, with a one-line reason, anything tshark should not be handed."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except IsADirectoryError as error:
+        raise UnreadableInput(f"{path}: is a directory, not a capture file") from error
+    except FileNotFoundError as error:
+        raise UnreadableInput(f"{path}: no such file") from error
+    except OSError as error:
+        raise UnreadableInput(f"{path}: cannot read: {error.strerror}") from error
+    if not head:
+        raise NotACapture(f"{path}: empty file (0 bytes), not a capture")
+    if not head.startswith(_MAGICS):
+        raise NotACapture(f"{path}: not a pcap or pcapng capture")
+
+
+class CaptureReader:
+    """Iterate `facts()` once; `summary` is filled in when the iteration ends."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.summary: CaptureSummary | None = None
+
+    def facts(self) -> Iterator[Fact]:
+        check_capture_file(self.path)
+        tshark, version = tshark_path_and_version()
+        capture = FieldsCapture(self.path, tshark)
+        packets = 0
+        width = len(FIELDS)
+        frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]
+        try:
+            for batch in capture.batches():
+                for line in batch:
+                    row = line.split("\t")
+                    if len(row) != width:
+                        fact = udp_conversation_from_line(line)
+                        if fact is not None:
+                            yield fact
+                        elif total := _IO_TOTAL.match(line):
+                            packets = int(total[1])
+                        continue
+                    fact = _fact_from_row(row, int(row[frame_column]), float(row[time_column]))
+                    if fact is not None:
+                        yield fact
+        except TSharkCrashException as error:
+            raise TsharkFailed(f"tshark failed on {self.path}: {error}") from error
+        finally:
+            capture.close()
+        self.summary = _summary(capture, packets, str(version), self.path)
+
+
+def _fact_from_row(row: list[str], frame: int, time: float) -> Fact | None:
+    if row[COLUMN["arp.opcode"]]:
+        return arp_from_row(row, frame, time)
+    if row[COLUMN["icmp.type"]]:
+        return icmp_from_row(row, frame, time)
+    if row[COLUMN["tcp.flags"]]:
+        return tcp_from_row(row, frame, time)
+    if row[COLUMN["udp.srcport"]]:
+        return udp_first_from_row(row, frame, time)
+    return None
+
+
+def _summary(capture: FieldsCapture, packets: int, version: str, path: Path) -> CaptureSummary:
+    errors = list(capture.stderr_lines)
+    damage = next((line for line in errors if any(word in line for word in _DAMAGE)), None)
+    if capture.returncode not in (0, None) and damage is None:
+        detail = errors[-1] if errors else f"exit status {capture.returncode}"
+        if capture.returncode < 0:
+            detail = f"killed by signal {-capture.returncode}"
+        raise TsharkFailed(f"tshark failed on {path}: {detail}")
+    if packets == 0 and damage is None:
+        raise EmptyCapture(f"{path}: capture holds no packets")
+    if damage is not None:
+        damage = _FILE_NAME.sub("", damage.removeprefix("tshark: ")).strip()
+    return CaptureSummary(packets=packets, tshark_version=version, truncated=damage)

@@ -1,0 +1,116 @@
+"""Typed facts: the only thing dissect/ hands to the rest of netwhy.
+
+Each fact is a small immutable record carrying the frame number and capture time of the packet it
+came from, so that every conclusion can point back at its evidence frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ICMP types that carry a copy of the datagram that provoked them (RFC 792, RFC 1812 4.3.2.3).
+ICMP_ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
+
+
+@dataclass(frozen=True, slots=True)
+class QuotedDatagram:
+    """The IP header (and first bytes of payload) that an ICMP error sends back."""
+
+    src: str
+    dst: str
+    proto: int
+    ttl: int | None
+    df: bool | None
+    ip_id: int | None
+    sport: int | None = None  # TCP/UDP
+    dport: int | None = None
+    icmp_type: int | None = None  # when the quoted datagram was itself ICMP (e.g. an echo request)
+    icmp_ident: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpMessage:
+    frame: int
+    time: float
+    src: str
+    dst: str
+    ttl: int | None
+    type: int
+    code: int
+    quoted: QuotedDatagram | None = None
+    mtu: int | None = None  # next-hop MTU of a fragmentation-needed error (RFC 1191)
+    gateway: str | None = None  # the better first hop a redirect names
+    pointer: int | None = None  # parameter problem: offset of the offending octet
+    ident: int | None = None  # echo, timestamp and address mask identifiers
+    seq: int | None = None
+    address_mask: str | None = None
+    src_mac: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.type in ICMP_ERROR_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class ArpMessage:
+    frame: int
+    time: float
+    opcode: int  # 1 request, 2 reply
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
+    eth_src: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TcpControl:
+    """A TCP segment that opens, accepts or resets a connection (SYN, SYN-ACK, RST)."""
+
+    frame: int
+    time: float
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    syn: bool
+    ack: bool
+    rst: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UdpFirst:
+    """The first datagram of a UDP conversation: the request, as far as the capture shows."""
+
+    frame: int
+    time: float
+    src: str
+    dst: str
+    sport: int
+    dport: int
+
+
+@dataclass(frozen=True, slots=True)
+class UdpConversation:
+    """tshark's count of one UDP conversation (every packet, not only the ones netwhy parsed)."""
+
+    a: str
+    a_port: int
+    b: str
+    b_port: int
+    frames_a_to_b: int
+    frames_b_to_a: int
+    start: float  # seconds, relative to the first packet of the capture
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSummary:
+    """What the whole pass saw, known only once tshark has finished."""
+
+    packets: int
+    tshark_version: str
+    truncated: str | None = None  # tshark's own words when the file ended early or was damaged
+
+
+Fact = IcmpMessage | ArpMessage | TcpControl | UdpFirst | UdpConversation

@@ -1,0 +1,67 @@
+"""What netwhy asks tshark for: which packets, which fields, which dissectors.
+
+Only packets that can matter to a rule reach Python: ICMP, ARP, TCP segments that open or reset a
+connection, and the first datagram of each UDP conversation. Everything else (bulk data) is only
+counted, by tshark's own conversation and I/O taps in the same pass.
+"""
+
+from __future__ import annotations
+
+# Row layout of `tshark -T fields`. With `-E occurrence=a` a field that occurs twice (the outer
+# header and the copy quoted inside an ICMP error) prints as "outer,quoted".
+FIELDS: tuple[str, ...] = (
+    "frame.number",
+    "frame.time_relative",
+    "eth.src",
+    "ip.src",
+    "ip.dst",
+    "ip.ttl",
+    "ip.id",
+    "ip.flags.df",
+    "ip.proto",
+    "icmp.type",
+    "icmp.code",
+    "icmp.mtu",
+    "icmp.redir_gw",
+    "icmp.pointer",
+    "icmp.ident",
+    "icmp.seq",
+    "icmp.address_mask",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.flags",
+    "udp.srcport",
+    "udp.dstport",
+    "arp.opcode",
+    "arp.src.hw_mac",
+    "arp.src.proto_ipv4",
+    "arp.dst.hw_mac",
+    "arp.dst.proto_ipv4",
+)
+COLUMN = {name: index for index, name in enumerate(FIELDS)}
+
+DISPLAY_FILTER = (
+    "arp or (ip and (icmp or tcp.flags.syn == 1 or tcp.flags.reset == 1"
+    " or udp.time_relative == 0))"
+)
+
+# Preferences: udp.time_relative needs UDP timestamps; TCP analysis and reassembly are the most
+# expensive parts of dissecting bulk traffic and no rule needs them.
+PREFERENCES: dict[str, str] = {
+    "udp.calculate_timestamps": "TRUE",
+    "tcp.analyze_sequence_numbers": "FALSE",
+    "tcp.desegment_tcp_streams": "FALSE",
+    "tcp.calculate_timestamps": "FALSE",
+    "tcp.check_checksum": "FALSE",
+    "udp.check_checksum": "FALSE",
+}
+
+# Application dissectors that cost time on real traffic and that no rule reads.
+DISABLED_PROTOCOLS: tuple[str, ...] = (
+    "tls", "http", "http2", "quic", "dns", "mdns", "llmnr", "nbns", "nbss", "smb", "smb2",
+    "dcerpc", "ldap", "kerberos", "ssh", "rtp", "rtcp", "sip", "snmp", "ntp", "dhcp", "ssdp",
+    "syslog", "modbus_tcp", "mbtcp", "ftp", "smtp", "imap", "pop", "bittorrent",
+)
+
+# Taps printed after the rows, in the same pass: per-conversation UDP counts and the total.
+TAPS: tuple[str, ...] = ("conv,udp", "io,stat,0")

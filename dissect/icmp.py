@@ -1,0 +1,64 @@
+"""ICMP messages (RFC 792) and the datagram an error quotes."""
+
+from __future__ import annotations
+
+from netwhy.dissect.facts import ICMP_ERROR_TYPES, IcmpMessage, QuotedDatagram
+from netwhy.dissect.row import Row, flag, number, text, values
+
+_TCP, _UDP, _ICMP = 6, 17, 1
+
+
+def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
+    kind = number(row, "icmp.type")
+    code = number(row, "icmp.code")
+    addresses = values(row, "ip.src")
+    if kind is None or code is None or not addresses:
+        return None
+    # An error is followed by the header it quotes, dissected by the same ip/tcp/udp/icmp
+    # dissectors: the quoted copy is the last IP occurrence, the sender the one before it.
+    quoted = _quoted(row) if kind in ICMP_ERROR_TYPES and len(addresses) >= 2 else None
+    outer = len(addresses) - (2 if quoted else 1)
+    return IcmpMessage(
+        frame=frame,
+        time=time,
+        src=addresses[outer],
+        dst=values(row, "ip.dst")[outer],
+        ttl=number(row, "ip.ttl", outer),
+        type=kind,
+        code=code,
+        quoted=quoted,
+        mtu=number(row, "icmp.mtu"),
+        gateway=text(row, "icmp.redir_gw"),
+        pointer=number(row, "icmp.pointer"),
+        ident=None if quoted else number(row, "icmp.ident"),
+        seq=None if quoted else number(row, "icmp.seq"),
+        address_mask=text(row, "icmp.address_mask"),
+        src_mac=text(row, "eth.src"),
+    )
+
+
+def _quoted(row: Row) -> QuotedDatagram | None:
+    last = len(values(row, "ip.src")) - 1
+    proto = number(row, "ip.proto", last)
+    if proto is None:
+        return None
+    sport = dport = quoted_type = ident = None
+    if proto == _TCP:
+        sport, dport = number(row, "tcp.srcport", -1), number(row, "tcp.dstport", -1)
+    elif proto == _UDP:
+        sport, dport = number(row, "udp.srcport", -1), number(row, "udp.dstport", -1)
+    elif proto == _ICMP and len(values(row, "icmp.type")) >= 2:
+        quoted_type = number(row, "icmp.type", -1)
+        ident = number(row, "icmp.ident", 0)
+    return QuotedDatagram(
+        src=values(row, "ip.src")[last],
+        dst=values(row, "ip.dst")[last],
+        proto=proto,
+        ttl=number(row, "ip.ttl", last),
+        df=flag(row, "ip.flags.df", last),
+        ip_id=number(row, "ip.id", last),
+        sport=sport,
+        dport=dport,
+        icmp_type=quoted_type,
+        icmp_ident=ident,
+    )

@@ -1,0 +1,39 @@
+"""Reading one `tshark -T fields` row: a list of strings, one per field in FIELDS."""
+
+from __future__ import annotations
+
+from netwhy.dissect.fields import COLUMN
+
+Row = list[str]
+
+
+def values(row: Row, field: str) -> list[str]:
+    """Every occurrence of a field, outermost first ("" means absent)."""
+    text = row[COLUMN[field]]
+    return text.split(",") if text else []
+
+
+def text(row: Row, field: str, index: int = 0) -> str | None:
+    found = values(row, field)
+    try:
+        return found[index] or None
+    except IndexError:
+        return None
+
+
+def number(row: Row, field: str, index: int = 0) -> int | None:
+    """An integer field; tshark prints some in hex (ip.id, tcp.flags)."""
+    found = text(row, field, index)
+    if found is None:
+        return None
+    try:
+        return int(found, 0)
+    except ValueError:
+        return None
+
+
+def flag(row: Row, field: str, index: int = 0) -> bool | None:
+    found = text(row, field, index)
+    if found is None:
+        return None
+    return found in ("1", "True")

@@ -1,0 +1,117 @@
+"""Driving tshark through pyshark.
+
+pyshark finds tshark, starts it, streams its output and reaps it. netwhy swaps pyshark's per-packet
+EK/XML objects for plain `-T fields` rows read in batches: parsing a Python object per packet is
+what makes pyshark slow, and netwhy needs a few dozen fields, not whole dissection trees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyshark
+from packaging.version import Version
+from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
+from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get_tshark_version
+
+from netwhy.dissect import fields
+from netwhy.errors import TsharkMissing
+
+MINIMUM_TSHARK = Version("3.6")  # oldest accepted; tested on 4.0 (README)
+
+
+def tshark_path_and_version() -> tuple[str, Version]:
+    """The tshark netwhy will run, or TsharkMissing with a line the user can act on."""
+    try:
+        path = get_process_path()
+        version = get_tshark_version(path)
+    except (TSharkNotFoundException, OSError) as error:
+        raise TsharkMissing(
+            "tshark not found: install it (Debian: apt-get install tshark)"
+        ) from error
+    if version < MINIMUM_TSHARK:
+        raise TsharkMissing(f"tshark {version} is too old: netwhy needs {MINIMUM_TSHARK} or newer")
+    return path, version
+
+
+class _LineBatches(BaseTsharkOutputParser):
+    """Hands pyshark every complete line read so far as one 'packet': one event-loop turn per
+    64 KiB of output instead of one per packet."""
+
+    def _extract_packet_from_data(self, data: bytes, got_first_packet: bool = True):
+        end = data.rfind(b"\n")
+        if end == -1:
+            return None, data
+        return data[: end + 1], data[end + 1 :]
+
+    def _parse_single_packet(self, packet: bytes) -> list[str]:
+        return packet.decode("utf-8", "replace").splitlines()
+
+
+class FieldsCapture(pyshark.FileCapture):
+    """A pyshark FileCapture that yields batches of tshark field rows and tap lines."""
+
+    def __init__(self, path: Path, tshark_path: str):
+        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=20)
+        self.returncode: int | None = None
+        super().__init__(
+            str(path),
+            keep_packets=False,
+            display_filter=fields.DISPLAY_FILTER,
+            override_prefs=dict(fields.PREFERENCES),
+            tshark_path=tshark_path,
+            custom_parameters=_field_parameters(),
+        )
+
+    def batches(self) -> Iterator[list[str]]:
+        yield from self._packets_from_tshark_sync()
+
+    async def _get_tshark_process(self, packet_count=None, stdin=None):
+        parameters = [self._get_tshark_path(), "-n", "-T", "fields", *self.get_parameters()]
+        process = await asyncio.create_subprocess_exec(
+            *parameters,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            stdin=stdin,
+        )
+        self._create_stderr_handling_task(process.stderr)
+        self._created_new_process(parameters, process)
+        return process
+
+    def _setup_tshark_output_parser(self):
+        return _LineBatches()
+
+    async def _handle_process_stderr_forever(self, stderr):
+        # pyshark's own version decodes strictly and keeps only the last line.
+        while line := await stderr.readline():
+            text = line.decode("utf-8", "replace").strip()
+            if text and not text.startswith("Running as user"):
+                self.stderr_lines.append(text)
+
+    async def _cleanup_subprocess(self, process):
+        # tshark has closed stdout: wait for its exit status instead of killing it, so that a
+        # crash or a damaged file is reported rather than mistaken for the end of the capture.
+        if self._eof_reached and process.returncode is None:
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+        elif process.returncode is None:
+            process.kill()
+            await process.wait()
+        self.returncode = process.returncode
+        await asyncio.gather(*self._stderr_handling_tasks)
+
+
+def _field_parameters() -> list[str]:
+    parameters = ["-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t"]
+    for name in fields.FIELDS:
+        parameters += ["-e", name]
+    for tap in fields.TAPS:
+        parameters += ["-z", tap]
+    parameters += ["--disable-protocol", ",".join(fields.DISABLED_PROTOCOLS)]
+    return parameters

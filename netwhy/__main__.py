@@ -1,0 +1,3 @@
+from netwhy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Every way netwhy can refuse or fail, each with its own exit status.
+
+The exit statuses are public (README, --help): scripts branch on them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # analysis completed, whatever it found
+    FINDINGS = 1  # only with --fail-on: a finding at or above the given severity
+    USAGE = 2  # bad command line (argparse's own status)
+    UNREADABLE = 3  # input missing, a directory, or not readable
+    NOT_A_CAPTURE = 4  # not pcap/pcapng, or a 0-byte file
+    EMPTY = 5  # a valid capture with no packets
+    TRUNCATED = 6  # cut short or damaged: analysed up to the damage, report says so
+    TSHARK_MISSING = 7  # tshark not installed, or older than netwhy supports
+    TSHARK_FAILED = 8  # tshark crashed or was killed; no report is presented as complete
+    NO_PERMISSION = 9  # not allowed to capture live traffic
+    OUTPUT_FAILED = 10  # an output file could not be written
+    KB_INVALID = 11  # a knowledge-base file breaks the schema (a broken installation)
+
+
+class NetwhyError(Exception):
+    """An error the user can act on: one line, no traceback."""
+
+    exit_code = ExitCode.TSHARK_FAILED
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UnreadableInput(NetwhyError):
+    exit_code = ExitCode.UNREADABLE
+
+
+class NotACapture(NetwhyError):
+    exit_code = ExitCode.NOT_A_CAPTURE
+
+
+class EmptyCapture(NetwhyError):
+    exit_code = ExitCode.EMPTY
+
+
+class TsharkMissing(NetwhyError):
+    exit_code = ExitCode.TSHARK_MISSING
+
+
+class TsharkFailed(NetwhyError):
+    exit_code = ExitCode.TSHARK_FAILED
+
+
+class OutputFailed(NetwhyError):
+    exit_code = ExitCode.OUTPUT_FAILED
+
+
+class KnowledgeBaseError(NetwhyError):
+    """A knowledge-base file that does not match the schema: a bug in the installation."""
+
+    exit_code = ExitCode.KB_INVALID
