@@ -25,7 +25,7 @@ _MAGICS = (
 )
 _DAMAGE = ("cut short", "damaged or corrupt", "not a record", "record length")
 _FILE_NAME = re.compile(r'^The file ".*" ')
-_IO_TOTAL = re.compile(r"^\|\s*[0-9.]+\s*<>\s*[0-9.]+\s*\|\s*(\d+)\s*\|")
+_TOP_PROTOCOL = re.compile(r"^\S+\s+frames:(\d+) bytes:\d+")  # io,phs, no indent
 
 
 def check_capture_file(path: Path) -> None:
@@ -67,8 +67,8 @@ class CaptureReader:
                         fact = udp_conversation_from_line(line)
                         if fact is not None:
                             yield fact
-                        elif total := _IO_TOTAL.match(line):
-                            packets = int(total[1])
+                        elif top := _TOP_PROTOCOL.match(line):
+                            packets += int(top[1])
                         continue
                     fact = _fact_from_row(row, int(row[frame_column]), float(row[time_column]))
                     if fact is not None:

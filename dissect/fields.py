@@ -63,5 +63,7 @@ DISABLED_PROTOCOLS: tuple[str, ...] = (
     "syslog", "modbus_tcp", "mbtcp", "ftp", "smtp", "imap", "pop", "bittorrent",
 )
 
-# Taps printed after the rows, in the same pass: per-conversation UDP counts and the total.
-TAPS: tuple[str, ...] = ("conv,udp", "io,stat,0")
+# Taps printed after the rows, in the same pass: per-conversation UDP counts, and the protocol
+# hierarchy whose top-level lines add up to the packet total (io,stat prints no row for a
+# capture whose packets all share one timestamp).
+TAPS: tuple[str, ...] = ("conv,udp", "io,phs")

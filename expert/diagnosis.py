@@ -1,0 +1,66 @@
+"""What the expert system concludes: diagnoses with their ranked causes and score terms."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SEVERITY_ORDER = {"error": 3, "warning": 2, "note": 1, "chat": 0}
+
+
+@dataclass(frozen=True)
+class ScoreTerm:
+    """One addend of a score, with the reason a user can check."""
+
+    name: str
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who could not reach what."""
+
+    src: str
+    dst: str
+    proto: str
+    sport: int | None = None
+    dport: int | None = None
+
+    def describe(self) -> str:
+        port = f"{self.proto}/{self.dport}" if self.dport is not None else self.proto
+        return f"{self.src} -> {self.dst} {port}"
+
+
+@dataclass(frozen=True)
+class RankedCause:
+    id: str
+    text: str
+    score: float  # share of the belief across this diagnosis's causes, 0..1
+    prior: float
+    terms: tuple[ScoreTerm, ...]  # the likelihood ratios that moved it from its prior
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    condition: str
+    title: str
+    severity: str
+    score: float
+    terms: tuple[ScoreTerm, ...]
+    summary: str
+    subject: Subject
+    reporter: str
+    evidence: tuple[int, ...]
+    causes: tuple[RankedCause, ...]
+    remedies: tuple[str, ...]
+    established: tuple[str, ...] = ()  # what the evidence proves works (path, host up)
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. next-hop MTU, counts
+    rules: tuple[str, ...] = ()  # ids of the rules that contributed
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["subject"] = {key: value for key, value in data["subject"].items()}
+        data["evidence"] = list(self.evidence)
+        return data

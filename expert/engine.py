@@ -1,0 +1,44 @@
+"""The forward-chaining engine: durable-rules, one ruleset, one session per analysis.
+
+durable-rules keeps one global engine without locks, so every call happens on the caller's
+thread, and each analysis gets its own session id so that analyses never see each other's facts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from durable.lang import delete_state, get_facts, m, ruleset, when_all
+from durable.lang import assert_fact as engine_assert
+
+from netwhy.expert.rules import path_mtu, unreachable
+
+RULESET = "netwhy"
+_RULE_MODULES = (unreachable, path_mtu)
+_session_ids = itertools.count()
+
+with ruleset(RULESET):
+    for _module in _RULE_MODULES:
+        _module.define()
+
+    # Facts that no rule joins on yet (a service nobody reported an error about) are normal:
+    # this keeps durable-rules from refusing them as unhandled.
+    @when_all(+m.kind)
+    def _accept(c):
+        pass
+
+
+def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Assert the observations, let the rules chain, and return every fact the session holds."""
+    sid = f"{os.getpid()}-{next(_session_ids)}"
+    try:
+        for fact in facts:
+            engine_assert(RULESET, {"sid": sid, **fact})
+        return list(get_facts(RULESET, sid))
+    finally:
+        delete_state(RULESET, sid)
+
+
+__all__ = ["RULESET", "run_rules"]

@@ -1,0 +1,114 @@
+"""Destination Unreachable (type 3, codes 0-15): classify each error group by its KB condition,
+tie it to the conversation it quotes, and judge its sender."""
+
+from __future__ import annotations
+
+from durable.lang import c, m, none, when_all
+
+from netwhy.expert.facts import evidence
+from netwhy.expert.registry import ANY_ICMP_CONDITION, register
+from netwhy.kb import load_knowledge_base
+
+CLASSIFY = register(
+    "icmp-error.classify",
+    "An ICMP error whose type and code a knowledge-base entry covers becomes a finding",
+    (ANY_ICMP_CONDITION,),
+)
+TIED = register(
+    "icmp-error.tied-to-conversation",
+    "The error quotes a conversation seen in the capture: tie them, count replies before it",
+    (ANY_ICMP_CONDITION,),
+)
+UNTIED = register(
+    "icmp-error.quote-unmatched",
+    "The error quotes a datagram that matches no attempt in the capture",
+    (ANY_ICMP_CONDITION,),
+)
+LATE_REPLY = register(
+    "icmp-error.quotes-a-reply",
+    "The error quotes an answer to a conversation its own sender started: the asker had gone",
+    (ANY_ICMP_CONDITION,),
+)
+SENDER = register(
+    "icmp-error.sender-role",
+    "Who sent the error (the destination itself or a device on the path) against who should",
+    (ANY_ICMP_CONDITION,),
+)
+REPEATED = register(
+    "icmp-error.repeated",
+    "The same error came back more than once for the same client and service",
+    (ANY_ICMP_CONDITION,),
+)
+
+
+def define() -> None:
+    @when_all(m.kind == "error")
+    def classify(c):
+        condition = load_knowledge_base().for_icmp(c.m.type, c.m.code)
+        if condition is None:
+            return
+        c.assert_fact({"kind": "finding", "fid": c.m.gid, "condition": condition.id})
+        evidence(c, CLASSIFY, c.m.gid, features={
+            "proto": c.m.q_proto, "dport": c.m.q_dport, "count": c.m.count,
+        })
+
+    @when_all(
+        c.finding << (m.kind == "finding"),
+        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        c.service << (m.kind == "service") & (m.proto == c.error.q_proto)
+        & (m.src == c.error.q_src) & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport),
+    )
+    def tied(c):
+        answered_before = 0 <= c.service.first_reply_time <= c.error.first_time
+        replies_before = c.service.replies if answered_before else 0
+        evidence(c, TIED, c.finding.fid, "flow-seen", {"replies_before": replies_before},
+                 cid=c.service.cid)
+        if c.service.replies == 0:
+            evidence(c, TIED, c.finding.fid, "no-reply")
+        elif replies_before:
+            evidence(c, TIED, c.finding.fid, "replies-before")
+
+    @when_all(
+        c.finding << (m.kind == "finding"),
+        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        none((m.kind == "service") & (m.proto == c.error.q_proto) & (m.src == c.error.q_src)
+             & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport)),
+        none((m.kind == "service") & (m.proto == c.error.q_proto) & (m.src == c.error.q_dst)
+             & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport)),
+    )
+    def untied(c):
+        evidence(c, UNTIED, c.finding.fid, "quote-unmatched", {"replies_before": 0})
+
+    @when_all(
+        c.finding << (m.kind == "finding"),
+        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        c.service << (m.kind == "service") & (m.proto == c.error.q_proto)
+        & (m.src == c.error.q_dst) & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport),
+    )
+    def quotes_a_reply(c):
+        # The quoted datagram flows server -> client in a conversation the client opened: the
+        # client's socket was gone when the answer arrived (it timed out, or it was restarted).
+        evidence(c, LATE_REPLY, c.finding.fid, "quotes-reply", {"quotes_reply": True},
+                 cid=c.service.cid)
+
+    @when_all(
+        c.finding << (m.kind == "finding"),
+        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+    )
+    def sender_role(c):
+        expected = load_knowledge_base().conditions[c.finding.condition].sender
+        from_destination = c.error.sender == c.error.q_dst
+        if expected == "either":
+            term = "sender-is-destination" if from_destination else "sender-is-router"
+        elif (expected == "host") == from_destination:
+            term = "sender-is-destination" if from_destination else "sender-is-router"
+        else:
+            term = "sender-unexpected"
+        evidence(c, SENDER, c.finding.fid, term, {"sender_is_destination": from_destination})
+
+    @when_all(
+        c.finding << (m.kind == "finding"),
+        c.error << (m.kind == "error") & (m.gid == c.finding.fid) & (m.count > 1),
+    )
+    def repeated(c):
+        evidence(c, REPEATED, c.finding.fid, "repeated")

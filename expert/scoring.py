@@ -1,0 +1,48 @@
+"""Scores a user can recompute by hand.
+
+A diagnosis scores its condition's base plus the weight of each evidence term (kb/evidence.yaml),
+clamped to 0..1. Its causes start from their knowledge-base priors, are multiplied by the
+likelihood ratio of every `when` clause the evidence matches, and are normalised to sum to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from netwhy.expert.diagnosis import RankedCause, ScoreTerm
+from netwhy.kb import Condition, KnowledgeBase
+
+
+def diagnosis_score(
+    condition: Condition, terms: Iterable[str], kb: KnowledgeBase
+) -> tuple[float, tuple[ScoreTerm, ...]]:
+    parts = [ScoreTerm("base", condition.base_score, condition.base_reason)]
+    for name in dict.fromkeys(terms):  # each term counts once, in the order the rules gave it
+        term = kb.evidence[name]
+        parts.append(ScoreTerm(name, term.weight, term.reason))
+    total = sum(part.value for part in parts)
+    return round(min(1.0, max(0.0, total)), 3), tuple(parts)
+
+
+def ranked_causes(condition: Condition, features: dict[str, Any]) -> tuple[RankedCause, ...]:
+    weighed = []
+    for cause in condition.causes:
+        terms = tuple(
+            ScoreTerm(f"{rule.feature} x{rule.factor:g}", rule.factor, rule.reason)
+            for rule in cause.when
+            if rule.matches(features)
+        )
+        weight = cause.prior
+        for term in terms:
+            weight *= term.value
+        weighed.append((cause, weight, terms))
+    total = sum(weight for _, weight, _ in weighed)
+    ranked = [
+        RankedCause(
+            id=cause.id, text=cause.text, score=round(weight / total, 3), prior=cause.prior,
+            terms=terms, checks=cause.checks,
+        )
+        for cause, weight, terms in weighed
+    ]
+    return tuple(sorted(ranked, key=lambda cause: -cause.score))

@@ -1,0 +1,134 @@
+"""Loading and validating the knowledge base: kb/conditions/*.yaml and kb/evidence.yaml."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from netwhy.errors import KnowledgeBaseError
+from netwhy.kb.model import (
+    Cause,
+    CauseEvidence,
+    Condition,
+    EvidenceTerm,
+    KnowledgeBase,
+    Reference,
+    Threshold,
+)
+
+KB_DIR = Path(__file__).parent
+_EVIDENCE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["weight", "reason"],
+        "properties": {"weight": {"type": "number", "minimum": -1, "maximum": 1},
+                       "reason": {"type": "string"}},
+    },
+}
+
+
+@cache
+def load_knowledge_base(directory: Path = KB_DIR) -> KnowledgeBase:
+    schema = json.loads((directory / "schema.json").read_text())
+    conditions: dict[str, Condition] = {}
+    for path in sorted((directory / "conditions").glob("*.yaml")):
+        document = _validated(path, schema)
+        if document["id"] != path.stem:
+            raise KnowledgeBaseError(f"{path}: id {document['id']!r} differs from the file name")
+        conditions[document["id"]] = _condition(document, path)
+    evidence = {
+        name: EvidenceTerm(weight=entry["weight"], reason=entry["reason"])
+        for name, entry in _validated(directory / "evidence.yaml", _EVIDENCE_SCHEMA).items()
+    }
+    _check_references(conditions)
+    return KnowledgeBase(conditions=conditions, evidence=evidence)
+
+
+def _validated(path: Path, schema: dict[str, Any]) -> Any:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise KnowledgeBaseError(f"{path}: cannot read: {error}") from error
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(document))
+    if error is not None:
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path)
+        raise KnowledgeBaseError(f"{path}: {where.lstrip('.') or 'top level'}: {error.message}")
+    return document
+
+
+def _condition(document: dict[str, Any], path: Path) -> Condition:
+    match = document.get("match", {})
+    causes = tuple(
+        Cause(
+            id=cause["id"],
+            text=cause["text"],
+            prior=cause["prior"],
+            checks=tuple(cause["checks"]),
+            when=tuple(
+                CauseEvidence(
+                    feature=rule["feature"],
+                    factor=rule["factor"],
+                    reason=rule["reason"],
+                    equals=rule.get("equals"),
+                    one_of=tuple(rule["in"]) if "in" in rule else None,
+                    at_least=rule.get("at_least"),
+                )
+                for rule in cause.get("when", [])
+            ),
+        )
+        for cause in document["causes"]
+    )
+    if len({cause.id for cause in causes}) != len(causes):
+        raise KnowledgeBaseError(f"{path}: causes: two causes share an id")
+    return Condition(
+        id=document["id"],
+        title=document["title"],
+        status=document["status"],
+        severity=document["severity"],
+        group=document["group"],
+        summary=document["summary"],
+        sender=document["sender"],
+        meaning=" ".join(document["meaning"].split()),
+        causes=causes,
+        remedies=tuple(document["remedies"]),
+        falsepositives=tuple(document["falsepositives"]),
+        references=tuple(
+            Reference(rfc=ref["rfc"], note=ref["note"], section=ref.get("section"))
+            for ref in document["references"]
+        ),
+        base_score=document["score"]["base"],
+        base_reason=document["score"].get("base_reason", ""),
+        symptoms=tuple(document["symptoms"]),
+        icmp_type=match.get("icmp_type"),
+        icmp_code=match.get("icmp_code"),
+        proves=tuple(document.get("proves", [])),
+        related=tuple(document.get("related", [])),
+        thresholds={
+            name: Threshold(value=entry["value"], reason=entry["reason"])
+            for name, entry in document.get("thresholds", {}).items()
+        },
+        scenario=document.get("scenario"),
+        source=str(path),
+    )
+
+
+def _check_references(conditions: dict[str, Condition]) -> None:
+    seen: dict[tuple[int, int | None], str] = {}
+    for condition in conditions.values():
+        for other in condition.related:
+            if other not in conditions:
+                raise KnowledgeBaseError(f"{condition.source}: related: unknown condition {other!r}")
+        if condition.icmp_type is not None:
+            key = (condition.icmp_type, condition.icmp_code)
+            if key in seen:
+                raise KnowledgeBaseError(
+                    f"{condition.source}: match: ICMP {key} is already covered by {seen[key]}"
+                )
+            seen[key] = condition.id

@@ -1,0 +1,104 @@
+"""The knowledge base as typed records, read-only once loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CauseEvidence:
+    """A likelihood ratio for a cause, applied when a diagnosis feature matches."""
+
+    feature: str
+    factor: float
+    reason: str
+    equals: Any = None
+    one_of: tuple[Any, ...] | None = None
+    at_least: float | None = None
+
+    def matches(self, features: dict[str, Any]) -> bool:
+        if self.feature not in features:
+            return False
+        value = features[self.feature]
+        if self.one_of is not None:
+            return value in self.one_of
+        if self.at_least is not None:
+            return isinstance(value, int | float) and value >= self.at_least
+        return value == self.equals
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str
+    text: str
+    prior: float
+    checks: tuple[str, ...]
+    when: tuple[CauseEvidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reference:
+    rfc: int
+    note: str
+    section: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://www.rfc-editor.org/rfc/rfc{self.rfc}"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    id: str
+    title: str
+    status: str
+    severity: str
+    group: str
+    summary: str
+    sender: str
+    meaning: str
+    causes: tuple[Cause, ...]
+    remedies: tuple[str, ...]
+    falsepositives: tuple[str, ...]
+    references: tuple[Reference, ...]
+    base_score: float
+    base_reason: str
+    symptoms: tuple[str, ...]
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    proves: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    scenario: str | None = None
+    source: str = ""  # the file it was read from, for error messages and docs
+
+
+@dataclass(frozen=True)
+class EvidenceTerm:
+    weight: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    conditions: dict[str, Condition]
+    evidence: dict[str, EvidenceTerm]
+
+    def for_icmp(self, icmp_type: int, icmp_code: int) -> Condition | None:
+        """The condition covering an ICMP type and code: an exact code first, else the type's."""
+        fallback = None
+        for condition in self.conditions.values():
+            if condition.icmp_type != icmp_type:
+                continue
+            if condition.icmp_code == icmp_code:
+                return condition
+            if condition.icmp_code is None:
+                fallback = condition
+        return fallback
