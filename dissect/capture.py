@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from pyshark.capture.capture import TSharkCrashException
-
 from netwhy.dissect.arp import arp_from_row
 from netwhy.dissect.facts import CaptureSummary, Fact
 from netwhy.dissect.fields import COLUMN, FIELDS
@@ -15,6 +13,8 @@ from netwhy.dissect.icmp import icmp_from_row
 from netwhy.dissect.tcp import tcp_from_row
 from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
 from netwhy.dissect.udp import udp_conversation_from_line, udp_first_from_row
+from pyshark.capture.capture import TSharkCrashException
+
 from netwhy.errors import EmptyCapture, NotACapture, TsharkFailed, UnreadableInput
 
 # First bytes of the formats netwhy accepts: pcap (both byte orders, micro- and nanosecond),

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyshark
+from netwhy.dissect import fields
 from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get_tshark_version
 
-from netwhy.dissect import fields
 from netwhy.errors import TsharkMissing
 
 MINIMUM_TSHARK = Version("3.6")  # oldest accepted; tested on 4.0 (README)
@@ -97,7 +97,7 @@ class FieldsCapture(pyshark.FileCapture):
         if self._eof_reached and process.returncode is None:
             try:
                 await asyncio.wait_for(process.wait(), 30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
                 await process.wait()
         elif process.returncode is None:

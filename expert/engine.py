@@ -10,9 +10,8 @@ import itertools
 import os
 from typing import Any
 
-from durable.lang import delete_state, get_facts, m, ruleset, when_all
 from durable.lang import assert_fact as engine_assert
-
+from durable.lang import delete_state, get_facts, m, ruleset, when_all
 from netwhy.expert.rules import path_mtu, unreachable
 
 RULESET = "netwhy"

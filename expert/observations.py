@@ -175,8 +175,9 @@ def _observe_udp(
     conversation: UdpConversation,
     udp_first: dict[tuple[str, int, str, int], UdpFirst],
 ) -> None:
-    first = udp_first.get((conversation.a, conversation.a_port, conversation.b, conversation.b_port))
-    client, sport, server, dport = conversation.a, conversation.a_port, conversation.b, conversation.b_port
+    client, sport = conversation.a, conversation.a_port
+    server, dport = conversation.b, conversation.b_port
+    first = udp_first.get((client, sport, server, dport))
     requests, replies = conversation.frames_a_to_b, conversation.frames_b_to_a
     if first is None:  # tshark listed the conversation the other way round
         first = udp_first.get((server, dport, client, sport))

@@ -9,8 +9,6 @@ from typing import Any
 
 import jsonschema
 import yaml
-
-from netwhy.errors import KnowledgeBaseError
 from netwhy.kb.model import (
     Cause,
     CauseEvidence,
@@ -20,6 +18,8 @@ from netwhy.kb.model import (
     Reference,
     Threshold,
 )
+
+from netwhy.errors import KnowledgeBaseError
 
 KB_DIR = Path(__file__).parent
 _EVIDENCE_SCHEMA = {
@@ -56,9 +56,12 @@ def _validated(path: Path, schema: dict[str, Any]) -> Any:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise KnowledgeBaseError(f"{path}: cannot read: {error}") from error
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(document))
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is not None:
-        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path)
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path
+        )
         raise KnowledgeBaseError(f"{path}: {where.lstrip('.') or 'top level'}: {error.message}")
     return document
 
@@ -124,7 +127,9 @@ def _check_references(conditions: dict[str, Condition]) -> None:
     for condition in conditions.values():
         for other in condition.related:
             if other not in conditions:
-                raise KnowledgeBaseError(f"{condition.source}: related: unknown condition {other!r}")
+                raise KnowledgeBaseError(
+                    f"{condition.source}: related: unknown condition {other!r}"
+                )
         if condition.icmp_type is not None:
             key = (condition.icmp_type, condition.icmp_code)
             if key in seen:

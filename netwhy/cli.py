@@ -69,7 +69,8 @@ def _run_explain(arguments: argparse.Namespace) -> int:
 
     report = analyze(arguments.capture)
     report.diagnoses = [
-        d for d in report.diagnoses if _concerns(d.subject, d.reporter, arguments.host, arguments.port)
+        d for d in report.diagnoses
+        if _concerns(d.subject, d.reporter, arguments.host, arguments.port)
     ]
     if arguments.json:
         print(json_report.dumps(report))
@@ -77,8 +78,8 @@ def _run_explain(arguments: argparse.Namespace) -> int:
         terminal.write(report, sys.stdout, explain_score=arguments.explain_score,
                        color=sys.stdout.isatty())
     if report.truncated:
-        print(f"netwhy: {arguments.capture}: {_one_line(report.truncated)}; analysed up to the damage",
-              file=sys.stderr)
+        damage = _one_line(report.truncated)
+        print(f"netwhy: {arguments.capture}: {damage}; analysed up to the damage", file=sys.stderr)
     if report.truncated:  # an incomplete analysis outranks its findings
         return ExitCode.TRUNCATED
     if arguments.fail_on is not None:

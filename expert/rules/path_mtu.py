@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from durable.lang import c, m, when_all
-
 from netwhy.expert.facts import evidence
 from netwhy.expert.registry import register
 

@@ -4,7 +4,6 @@ tie it to the conversation it quotes, and judge its sender."""
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
-
 from netwhy.expert.facts import evidence
 from netwhy.expert.registry import ANY_ICMP_CONDITION, register
 from netwhy.kb import load_knowledge_base
@@ -98,9 +97,7 @@ def define() -> None:
     def sender_role(c):
         expected = load_knowledge_base().conditions[c.finding.condition].sender
         from_destination = c.error.sender == c.error.q_dst
-        if expected == "either":
-            term = "sender-is-destination" if from_destination else "sender-is-router"
-        elif (expected == "host") == from_destination:
+        if expected == "either" or (expected == "host") == from_destination:
             term = "sender-is-destination" if from_destination else "sender-is-router"
         else:
             term = "sender-unexpected"

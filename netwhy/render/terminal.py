@@ -34,7 +34,9 @@ def write(report: Report, out: TextIO, explain_score: bool = False, color: bool 
         _write_diagnosis(out, rank, diagnosis, explain_score, color)
 
 
-def _write_diagnosis(out: TextIO, rank: int, d: Diagnosis, explain_score: bool, color: bool) -> None:
+def _write_diagnosis(
+    out: TextIO, rank: int, d: Diagnosis, explain_score: bool, color: bool
+) -> None:
     severity = f"{_COLORS[d.severity]}{d.severity}{_RESET}" if color else d.severity
     out.write(f"{rank}. [{severity}] {d.condition}  score {d.score:.2f}  {printable(d.title)}\n")
     out.write(f"   {printable(d.summary)}\n")
