@@ -46,16 +46,17 @@ def check_capture_file(path: Path) -> None:
 
 
 class CaptureReader:
-    """Iterate `facts()` once; `summary` is filled in when the iteration ends."""
+    """Checks the file and tshark at once; iterate `facts()` once, and `summary` is filled in
+    when the iteration ends."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.summary: CaptureSummary | None = None
+        check_capture_file(self.path)
+        self._tshark, self._version = tshark_path_and_version()
 
     def facts(self) -> Iterator[Fact]:
-        check_capture_file(self.path)
-        tshark, version = tshark_path_and_version()
-        capture = FieldsCapture(self.path, tshark)
+        capture = FieldsCapture(self.path, self._tshark)
         packets = 0
         width = len(FIELDS)
         frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]
@@ -77,7 +78,7 @@ class CaptureReader:
             raise TsharkFailed(f"tshark failed on {self.path}: {error}") from error
         finally:
             capture.close()
-        self.summary = _summary(capture, packets, str(version), self.path)
+        self.summary = _summary(capture, packets, str(self._version), self.path)
 
 
 def _fact_from_row(row: list[str], frame: int, time: float) -> Fact | None:
@@ -96,9 +97,10 @@ def _summary(capture: FieldsCapture, packets: int, version: str, path: Path) -> 
     errors = list(capture.stderr_lines)
     damage = next((line for line in errors if any(word in line for word in _DAMAGE)), None)
     if capture.returncode not in (0, None) and damage is None:
-        detail = errors[-1] if errors else f"exit status {capture.returncode}"
-        if capture.returncode < 0:
-            detail = f"killed by signal {-capture.returncode}"
+        code = capture.returncode
+        detail = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        if errors:
+            detail += f" ({errors[-1]})"
         raise TsharkFailed(f"tshark failed on {path}: {detail}")
     if packets == 0 and damage is None:
         raise EmptyCapture(f"{path}: capture holds no packets")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,12 @@ import pyshark
 from netwhy.dissect import fields
 from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
-from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get_tshark_version
+from pyshark.tshark.tshark import (
+    TSharkNotFoundException,
+    TSharkVersionException,
+    get_process_path,
+    get_tshark_version,
+)
 
 from netwhy.errors import TsharkMissing
 
@@ -27,11 +33,14 @@ def tshark_path_and_version() -> tuple[str, Version]:
     """The tshark netwhy will run, or TsharkMissing with a line the user can act on."""
     try:
         path = get_process_path()
-        version = get_tshark_version(path)
-    except (TSharkNotFoundException, OSError) as error:
+    except TSharkNotFoundException as error:
         raise TsharkMissing(
-            "tshark not found: install it (Debian: apt-get install tshark)"
+            "tshark not found on PATH: install it (Debian: apt-get install tshark)"
         ) from error
+    try:
+        version = get_tshark_version(path)
+    except (OSError, ValueError, subprocess.CalledProcessError, TSharkVersionException) as error:
+        raise TsharkMissing(f"{path} does not run as tshark ('tshark -v' failed)") from error
     if version < MINIMUM_TSHARK:
         raise TsharkMissing(f"tshark {version} is too old: netwhy needs {MINIMUM_TSHARK} or newer")
     return path, version
@@ -78,7 +87,9 @@ class FieldsCapture(pyshark.FileCapture):
             stdin=stdin,
         )
         self._create_stderr_handling_task(process.stderr)
-        self._created_new_process(parameters, process)
+        # Not pyshark's _created_new_process: it reports an early death with the whole command
+        # line; netwhy reads the exit status and tshark's own words at cleanup instead.
+        self._running_processes.add(process)
         return process
 
     def _setup_tshark_output_parser(self):

@@ -28,8 +28,8 @@ class Report:
 
 
 def analyze(path: Path | str) -> Report:
+    reader = CaptureReader(path)  # refuses bad input before anything else is loaded
     kb = load_knowledge_base()
-    reader = CaptureReader(path)
     started = time.perf_counter()
     seen = observe(reader.facts())
     dissected = time.perf_counter()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything netwhy needs on Debian (run as root), then explains a bundled capture.
+#   bash setup.sh            install, then run netwhy on samples/snmp-no-agent.pcapng
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer "no" (see README for the group way).
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+    tshark python3 python3-venv python3-dev gcc iproute2 nftables iputils-ping >/dev/null
+
+python=python3
+if ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))'; then
+    echo "setup.sh: netwhy needs Python 3.11 or 3.12 (durable-rules does not build on 3.13)" >&2
+    exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e '.[test]'
+
+echo
+echo "== .venv/bin/netwhy explain samples/snmp-no-agent.pcapng"
+.venv/bin/netwhy explain samples/snmp-no-agent.pcapng
