@@ -18,9 +18,13 @@ from netwhy.errors import ExitCode
 def valid_pcap(tmp_path: Path) -> Path:
     """A request to a closed UDP port and the port unreachable it drew, then filler."""
     client, server = "02:00:00:00:00:01", "02:00:00:00:00:02"
-    request = Ether(src=client, dst=server) / IP(src="192.0.2.1", dst="192.0.2.2", id=7) / UDP(sport=40000, dport=9) / Raw(b"x" * 20)
-    error = Ether(src=server, dst=client) / IP(src="192.0.2.2", dst="192.0.2.1") / ICMP(type=3, code=3) / bytes(request[IP])[:28]
-    filler = [Ether(src=client, dst=server) / IP(src="192.0.2.1", dst="192.0.2.3") / UDP(sport=1, dport=2) / Raw(b"y" * 200)] * 5
+    out, back = Ether(src=client, dst=server), Ether(src=server, dst=client)
+    request = out / IP(src="192.0.2.1", dst="192.0.2.2", id=7) / UDP(sport=40000, dport=9)
+    request = request / Raw(b"x" * 20)
+    error = back / IP(src="192.0.2.2", dst="192.0.2.1") / ICMP(type=3, code=3)
+    error = error / bytes(request[IP])[:28]
+    filler = [out / IP(src="192.0.2.1", dst="192.0.2.3") / UDP(sport=1, dport=2) / (b"y" * 200)]
+    filler *= 5
     path = tmp_path / "valid.pcap"
     wrpcap(str(path), [request, error, *filler])
     return path
@@ -39,7 +43,8 @@ def assert_refused(result, code: ExitCode, words: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    assert_refused(run_netwhy("explain", str(tmp_path / "nope.pcap")), ExitCode.UNREADABLE, "no such file")
+    result = run_netwhy("explain", str(tmp_path / "nope.pcap"))
+    assert_refused(result, ExitCode.UNREADABLE, "no such file")
 
 
 def test_directory(tmp_path: Path) -> None:
@@ -107,7 +112,8 @@ def test_tshark_missing(tmp_path: Path, valid_pcap: Path) -> None:
 
 def test_tshark_too_old(tmp_path: Path, valid_pcap: Path) -> None:
     env = fake_tshark(tmp_path, 'echo "TShark (Wireshark) 2.6.20 (Git v2.6.20)"\n')
-    assert_refused(run_netwhy("explain", str(valid_pcap), env=env), ExitCode.TSHARK_MISSING, "too old")
+    result = run_netwhy("explain", str(valid_pcap), env=env)
+    assert_refused(result, ExitCode.TSHARK_MISSING, "too old")
 
 
 def test_tshark_crashing(tmp_path: Path, valid_pcap: Path) -> None:

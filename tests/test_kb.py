@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from netwhy.errors import KnowledgeBaseError
 from netwhy.expert import engine  # noqa: F401  (registers every rule)
 from netwhy.expert.registry import RULES, rules_for
 from netwhy.kb import load_knowledge_base
 from netwhy.kb.loader import KB_DIR
+
+from netwhy.errors import KnowledgeBaseError
 
 UNREACHABLE_IDS = {
     0: "net", 1: "host", 2: "protocol", 3: "port", 4: "frag-needed", 5: "source-route",
@@ -67,7 +67,8 @@ def test_missing_required_field_is_reported(tmp_path: Path) -> None:
     shutil.copytree(KB_DIR, tmp_path / "kb", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     entry = tmp_path / "kb" / "conditions" / "icmp.unreachable.net.yaml"
     entry.write_text(re.sub(r"(?m)^remedies:.*?(?=^\w)", "", entry.read_text(), flags=re.S))
-    with pytest.raises(KnowledgeBaseError, match="icmp.unreachable.net.yaml.*'remedies' is a required"):
+    expected = r"icmp\.unreachable\.net\.yaml.*'remedies' is a required"
+    with pytest.raises(KnowledgeBaseError, match=expected):
         load_knowledge_base.__wrapped__(tmp_path / "kb")
 
 
