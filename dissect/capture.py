@@ -56,7 +56,7 @@ class CaptureReader:
         self._tshark, self._version = tshark_path_and_version()
 
     def facts(self) -> Iterator[Fact]:
-        capture = FieldsCapture(self.path, self._tshark)
+        capture = FieldsCapture(self.path, self._tshark, self._version)
         packets = 0
         width = len(FIELDS)
         frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]

@@ -63,9 +63,10 @@ class _LineBatches(BaseTsharkOutputParser):
 class FieldsCapture(pyshark.FileCapture):
     """A pyshark FileCapture that yields batches of tshark field rows and tap lines."""
 
-    def __init__(self, path: Path, tshark_path: str):
+    def __init__(self, path: Path, tshark_path: str, version: Version):
         self.stderr_lines: collections.deque[str] = collections.deque(maxlen=20)
         self.returncode: int | None = None
+        self._known_version = version
         super().__init__(
             str(path),
             keep_packets=False,
@@ -91,6 +92,9 @@ class FieldsCapture(pyshark.FileCapture):
         # line; netwhy reads the exit status and tshark's own words at cleanup instead.
         self._running_processes.add(process)
         return process
+
+    def _get_tshark_version(self):
+        return self._known_version  # pyshark would run `tshark -v` again for every capture
 
     def _setup_tshark_output_parser(self):
         return _LineBatches()

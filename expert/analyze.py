@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from netwhy.dissect import CaptureReader
-from netwhy.expert.diagnosis import SEVERITY_ORDER, Diagnosis, Subject
+from netwhy.expert.assemble import assemble
+from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.engine import run_rules
 from netwhy.expert.facts import error_fact, service_fact
-from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts, observe
-from netwhy.expert.scoring import diagnosis_score, ranked_causes
+from netwhy.expert.observations import Observations, observe
 from netwhy.kb import KnowledgeBase, load_knowledge_base
 
 
@@ -65,80 +64,4 @@ def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
     quoted |= {(g.proto, g.q_dst, g.q_src, port) for g in groups.values() for port in g.sports}
     services = {service.cid: service for key, service in seen.services.items() if key in quoted}
     facts = [service_fact(s) for s in services.values()] + [error_fact(g) for g in groups.values()]
-    concluded = run_rules(facts)
-    findings = [fact for fact in concluded if fact["kind"] == "finding"]
-    evidence = [fact for fact in concluded if fact["kind"] == "evidence"]
-    diagnoses = [
-        _diagnosis(kb, finding, [e for e in evidence if e["fid"] == finding["fid"]],
-                   groups[finding["fid"]], services)
-        for finding in findings
-    ]
-    return sorted(
-        diagnoses,
-        key=lambda d: (-d.score, -SEVERITY_ORDER[d.severity], d.evidence[:1] or (0,)),
-    )
-
-
-def _diagnosis(
-    kb: KnowledgeBase,
-    finding: dict[str, Any],
-    evidence: list[dict[str, Any]],
-    group: ErrorGroup,
-    services: dict[int, ServiceAttempts],
-) -> Diagnosis:
-    condition = kb.conditions[finding["condition"]]
-    evidence.sort(key=lambda e: e["eid"])
-    features: dict[str, Any] = {}
-    for item in evidence:
-        features.update(item["features"])
-    terms = [item["term"] for item in evidence if item["term"]]
-    score, score_terms = diagnosis_score(condition, terms, kb)
-    frames = set(group.frames)
-    for item in evidence:
-        service = services.get(item["cid"])
-        if service is not None:
-            frames.update(service.request_frames)
-            if features.get("replies_before"):
-                frames.update(service.reply_frames)
-    sport = next(iter(group.sports)) if len(group.sports) == 1 else None
-    subject = Subject(
-        src=group.q_src, dst=group.q_dst, proto=group.proto, sport=sport,
-        dport=None if group.q_dport < 0 else group.q_dport,
-    )
-    details: dict[str, Any] = {"count": group.count, "first_time": round(group.first_time, 6)}
-    if group.mtus:
-        details["mtu"] = min(group.mtus)
-    if group.gateways:
-        details["gateway"] = sorted(group.gateways)[0]
-    summary = condition.summary.format_map(_Fields(
-        src=subject.src, dst=subject.dst, proto=subject.proto, sport=subject.sport,
-        dport=subject.dport, reporter=group.sender, **details,
-    ))
-    trusted_sender = "sender-unexpected" not in terms
-    return Diagnosis(
-        condition=condition.id,
-        title=condition.title,
-        severity=condition.severity,
-        score=score,
-        terms=score_terms,
-        summary=summary,
-        subject=subject,
-        reporter=group.sender,
-        evidence=tuple(sorted(frames)),
-        causes=ranked_causes(condition, features),
-        remedies=condition.remedies,
-        established=condition.proves if trusted_sender else (),
-        details=details,
-        rules=tuple(sorted({item["rule"] for item in evidence})),
-    )
-
-
-class _Fields(dict):
-    """Summary templates never fail on a field this diagnosis lacks."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-    def __getitem__(self, key: str) -> Any:
-        value = super().__getitem__(key) if key in self else self.__missing__(key)
-        return "?" if value is None else value
+    return assemble(kb, run_rules(facts), groups, services)

@@ -31,6 +31,8 @@ with ruleset(RULESET):
 
 def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Assert the observations, let the rules chain, and return every fact the session holds."""
+    if not facts:
+        return []  # durable-rules only creates a session on its first fact
     sid = f"{os.getpid()}-{next(_session_ids)}"
     try:
         for fact in facts:

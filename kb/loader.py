@@ -97,6 +97,7 @@ def _condition(document: dict[str, Any], path: Path) -> Condition:
         severity=document["severity"],
         group=document["group"],
         summary=document["summary"],
+        scope=document["scope"],
         sender=document["sender"],
         meaning=" ".join(document["meaning"].split()),
         causes=causes,

@@ -62,6 +62,7 @@ class Condition:
     severity: str
     group: str
     summary: str
+    scope: str  # "host" or "service": what one diagnosis is about
     sender: str
     meaning: str
     causes: tuple[Cause, ...]

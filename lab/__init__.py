@@ -1,0 +1,1 @@
+"""Capture lab: real-kernel scenarios in network namespaces, plus scapy-crafted rare codes."""

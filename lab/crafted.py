@@ -1,0 +1,100 @@
+"""Scapy-made captures for Destination Unreachable codes that Linux never sends on its own.
+
+Linux's routing and transport code has no path that emits codes 6, 7, 8, 11, 12, 14 or 15
+(only an nftables ``reject with icmp <code>`` rule could, which is no realistic cause), so
+these exchanges are built by hand: the client's request to a remote server, then a
+router's ICMP 3/code back to the client quoting the request's IP header and first 8 bytes,
+exactly as sent (same ID, TTL, DF, TOS). Each capture holds two attempts one second apart,
+as a client retrying would make. Times, addresses and IDs are fixed, so regenerating gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scapy.layers.dns import DNS, DNSQR
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import wrpcapng
+
+CLIENT_MAC = "02:00:00:00:00:0a"
+ROUTER_MAC = "02:00:00:00:00:01"
+CLIENT = "192.0.2.10"
+ROUTER = "192.0.2.1"  # the client's gateway, which is the router refusing to forward
+SERVER = "198.51.100.20"
+START = 1_700_000_000.0  # fixed capture time, for byte-identical regeneration
+ICMP_DELAY_S = 0.0004
+
+
+@dataclass(frozen=True)
+class Crafted:
+    name: str
+    code: int
+    description: str
+    proto: str  # "udp" (a DNS query) or "tcp" (a SYN)
+    dport: int
+    tos: int = 0
+
+    @property
+    def condition(self) -> str:
+        return "icmp.unreachable." + self.name
+
+
+CRAFTED = [
+    Crafted("net-unknown", 6, "router says the destination network is unknown (DNS query)",
+            "udp", 53),
+    Crafted("host-unknown", 7, "router says the destination host is unknown (HTTPS SYN)",
+            "tcp", 443),
+    Crafted("source-isolated", 8, "router says the source host is isolated (DNS query)",
+            "udp", 53),
+    # RFC 1349 TOS values, the kind of request a TOS-aware router would refuse.
+    Crafted("net-tos", 11, "network unreachable for the requested TOS (low-delay SSH SYN)",
+            "tcp", 22, tos=0x10),
+    Crafted("host-tos", 12, "host unreachable for the requested TOS (throughput rsync SYN)",
+            "tcp", 873, tos=0x08),
+    # Precedence 6 (internetwork control) is what BGP speakers set; a policy can forbid it.
+    Crafted("precedence-violation", 14, "precedence not permitted for this flow (BGP SYN)",
+            "tcp", 179, tos=0xC0),
+    # Routine precedence falls under a router's precedence cut-off.
+    Crafted("precedence-cutoff", 15, "precedence below the router's cut-off (HTTP SYN)",
+            "tcp", 80),
+]
+
+
+def request(spec: Crafted, attempt: int) -> Packet:
+    """The client's packet for ``attempt`` (0, 1, ...): a retry reuses port, sequence and name."""
+    ip = IP(src=CLIENT, dst=SERVER, id=0x4A10 + attempt, ttl=64, flags="DF", tos=spec.tos)
+    if spec.proto == "udp":
+        query = DNS(id=0x1D2C, rd=1, qd=DNSQR(qname="example.com"))
+        l4 = UDP(sport=41000, dport=spec.dport) / query
+    else:
+        l4 = TCP(sport=51000, dport=spec.dport, flags="S", seq=0x1A2B3C4D, window=64240,
+                 options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (3_000_000 + attempt, 0)),
+                          ("NOP", None), ("WScale", 7)])
+    return Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / ip / l4
+
+
+def unreachable(spec: Crafted, req: Packet, attempt: int) -> Packet:
+    """The router's ICMP 3/code quoting the request's IP header plus 8 bytes (RFC 792)."""
+    sent = IP(bytes(req[IP]))  # rebuilt from bytes, so checksum and header length are filled in
+    quote = bytes(sent)[: sent.ihl * 4 + 8]
+    # TOS 0xC0 and a fresh TTL are what routers put on the errors they originate.
+    icmp = IP(src=ROUTER, dst=CLIENT, id=0x0B00 + attempt, ttl=255, tos=0xC0)
+    icmp /= ICMP(type=3, code=spec.code)
+    return Ether(src=ROUTER_MAC, dst=CLIENT_MAC) / icmp / Raw(quote)
+
+
+def write(spec: Crafted, out: Path) -> list[Path]:
+    packets = []
+    for attempt in range(2):
+        req = request(spec, attempt)
+        req.time = START + attempt
+        err = unreachable(spec, req, attempt)
+        err.time = req.time + ICMP_DELAY_S
+        packets += [req, err]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wrpcapng(str(out), packets)
+    return [out]

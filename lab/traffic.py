@@ -1,0 +1,128 @@
+"""Small socket clients and servers that scenarios run inside namespaces.
+
+Run by file path (``python traffic.py COMMAND ...``) under ``ip netns exec``, so it needs
+nothing but the standard library. Every command prints one line per event and flushes,
+so the lab can wait for "ready" and read outcomes from the pipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+# From <linux/in.h>; Python's socket module does not export them.
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DO = 2  # always set DF, never fragment locally
+IPOPT_SSRR = 137
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def udp_client(args: argparse.Namespace) -> None:
+    """Send one datagram per hex line on stdin from one connected socket; report each outcome."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if args.df:
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+    if args.ssrr:
+        # Strict source route through one hop; the kernel appends the destination itself.
+        option = bytes([IPOPT_SSRR, 7, 4]) + socket.inet_aton(args.ssrr) + b"\x00"
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, option)
+    else:
+        # Connected, so ICMP port unreachable comes back as ECONNREFUSED.
+        sock.connect((args.dst, args.port))
+    sock.settimeout(args.wait)
+    for line in sys.stdin:
+        try:
+            sock.sendto(bytes.fromhex(line.strip()), (args.dst, args.port))
+            reply = sock.recv(65535)
+            say(f"reply {len(reply)} bytes")
+        except TimeoutError:
+            say("no reply")
+        except OSError as err:
+            say(f"error {err.strerror}")
+
+
+def udp_echo(args: argparse.Namespace) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", args.port))
+    say("ready")
+    while True:
+        data, peer = sock.recvfrom(65535)
+        sock.sendto(data, peer)
+
+
+def tcp_server(args: argparse.Namespace) -> None:
+    """Accept connections, read until the client closes, answer with what it sent."""
+    server = socket.create_server(("0.0.0.0", args.port))
+    say("ready")
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while chunk := conn.recv(65535):
+                data += chunk
+            conn.sendall(data)
+
+
+def tcp_client(args: argparse.Namespace) -> None:
+    try:
+        with socket.create_connection((args.dst, args.port), timeout=args.wait) as conn:
+            conn.sendall(b"hello\n")
+            conn.shutdown(socket.SHUT_WR)
+            reply = conn.recv(65535)
+            say(f"connected, reply {len(reply)} bytes")
+    except TimeoutError:
+        say("timeout")
+    except OSError as err:
+        say(f"error {err.strerror}")
+
+
+def raw_send(args: argparse.Namespace) -> None:
+    """Send bare IP datagrams with protocol number ``proto``; the kernel writes the IP header."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, args.proto)
+    for _ in range(args.count):
+        sock.sendto(b"netwhy lab probe", (args.dst, 0))
+    say(f"sent {args.count}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("udp-client")
+    p.add_argument("dst")
+    p.add_argument("port", type=int)
+    p.add_argument("--df", action="store_true", help="set Don't Fragment")
+    p.add_argument("--ssrr", metavar="HOP", help="strict source route via HOP")
+    p.add_argument("--wait", type=float, default=1.0)
+    p.set_defaults(func=udp_client)
+
+    p = commands.add_parser("udp-echo")
+    p.add_argument("port", type=int)
+    p.set_defaults(func=udp_echo)
+
+    p = commands.add_parser("tcp-server")
+    p.add_argument("port", type=int)
+    p.set_defaults(func=tcp_server)
+
+    p = commands.add_parser("tcp-client")
+    p.add_argument("dst")
+    p.add_argument("port", type=int)
+    p.add_argument("--wait", type=float, default=5.0)
+    p.set_defaults(func=tcp_client)
+
+    p = commands.add_parser("raw-send")
+    p.add_argument("dst")
+    p.add_argument("proto", type=int)
+    p.add_argument("--count", type=int, default=1)
+    p.set_defaults(func=raw_send)
+
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
