@@ -17,7 +17,7 @@ def error_fact(group: ErrorGroup) -> dict[str, Any]:
         "sender": group.sender, "receiver": group.receiver, "q_proto": group.proto,
         "q_src": group.q_src, "q_dst": group.q_dst, "q_dport": group.q_dport,
         "q_sport": next(iter(group.sports)) if len(group.sports) == 1 else -1,
-        "count": group.count, "first_time": group.first_time,
+        "count": group.count, "first_time_us": _microseconds(group.first_time),
         "mtu": min(group.mtus) if group.mtus else -1, "df": bool(group.df),
     }
 
@@ -28,8 +28,14 @@ def service_fact(service: ServiceAttempts) -> dict[str, Any]:
         "dst": service.dst, "dport": service.dport, "attempts": service.attempts,
         "replies": service.replies, "refused": service.refused,
         # -1: never answered; durable-rules compares numbers, not nulls.
-        "first_reply_time": -1 if service.first_reply_time is None else service.first_reply_time,
+        "first_reply_time_us": -1 if service.first_reply_time is None
+        else _microseconds(service.first_reply_time),
     }
+
+
+def _microseconds(seconds: float) -> int:
+    # Integers only: durable-rules' JSON parser rejects exponents such as 2e-05.
+    return round(seconds * 1_000_000)
 
 
 def evidence(

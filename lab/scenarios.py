@@ -265,12 +265,12 @@ def path_mtu_df(out: Path) -> list[Path]:
 
 
 @scenario(
-    "source-route-failed",
+    "strict-source-route",
     "2 DNS queries strictly source-routed via the router, whose next hop is indirect; source "
     "route failed",
     condition="icmp.unreachable.source-route", code=5,
 )
-def source_route_failed(out: Path) -> list[Path]:
+def strict_source_route(out: Path) -> list[Path]:
     with Topology() as t:
         routed(t)
         # Linux honours source routes only when told to; the route makes the next hop indirect,

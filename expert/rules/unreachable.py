@@ -58,7 +58,7 @@ def define() -> None:
         & (m.src == c.error.q_src) & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport),
     )
     def tied(c):
-        answered_before = 0 <= c.service.first_reply_time <= c.error.first_time
+        answered_before = 0 <= c.service.first_reply_time_us <= c.error.first_time_us
         replies_before = c.service.replies if answered_before else 0
         evidence(c, TIED, c.finding.fid, "flow-seen", {"replies_before": replies_before},
                  cid=c.service.cid)
