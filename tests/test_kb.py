@@ -23,7 +23,7 @@ UNREACHABLE_IDS = {
 # Features the rules attach to findings; a `when` clause on anything else could never match.
 KNOWN_FEATURES = {
     "proto", "dport", "count", "replies_before", "sender_is_destination", "mtu", "df",
-    "quotes_reply", "arp_unanswered",
+    "quotes_reply", "reply_shaped", "arp_unanswered",
 }
 GLOSSARY = KB_DIR.parent.parent / "shared" / "GLOSSARY.md"
 

@@ -47,8 +47,11 @@ def define() -> None:
         if condition is None:
             return
         c.assert_fact({"kind": "finding", "fid": c.m.gid, "condition": condition.id})
+        # A datagram from a well-known port to an ephemeral one has the shape of an answer.
+        reply_shaped = 0 < c.m.q_sport < 1024 <= c.m.q_dport
         evidence(c, CLASSIFY, c.m.gid, features={
             "proto": c.m.q_proto, "dport": c.m.q_dport, "count": c.m.count,
+            "reply_shaped": reply_shaped,
         })
 
     @when_all(
