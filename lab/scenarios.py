@@ -46,7 +46,7 @@ class Scenario:
     name: str
     description: str
     conditions: tuple[str, ...]  # condition ids the capture should produce; empty for clean
-    codes: tuple[int, ...]  # ICMP Destination Unreachable codes the main capture must hold
+    errors: tuple[tuple[int, int], ...]  # ICMP error (type, code) pairs the capture must hold
     made_by: str  # "kernel" or "scapy"
     run: Run  # writes the capture(s) to the given path, returns every file written
 
@@ -55,14 +55,21 @@ SCENARIOS: dict[str, Scenario] = {}
 
 
 def scenario(
-    name: str, description: str, condition: str | None = None, code: int | None = None
+    name: str,
+    description: str,
+    condition: str | None = None,
+    code: int | None = None,
+    errors: tuple[tuple[int, int], ...] = (),
+    conditions: tuple[str, ...] = (),
+    made_by: str = "kernel",
 ) -> Callable[[Run], Run]:
-    """Register a kernel scenario that should produce ICMP 3/``code`` (nothing if None)."""
+    """Register a scenario. ``code`` is shorthand for the ICMP error 3/code; ``errors`` lists
+    any (type, code) pairs; the capture must hold exactly those ICMP errors."""
 
     def register(run: Run) -> Run:
-        conditions = () if condition is None else (condition,)
-        codes = () if code is None else (code,)
-        SCENARIOS[name] = Scenario(name, description, conditions, codes, "kernel", run)
+        expected = errors + (((3, code),) if code is not None else ())
+        names = conditions + ((condition,) if condition is not None else ())
+        SCENARIOS[name] = Scenario(name, description, names, expected, made_by, run)
         return run
 
     return register
@@ -333,7 +340,7 @@ for _spec in crafted.CRAFTED:
         "crafted-" + _spec.name,
         f"scapy: ICMP 3/{_spec.code}, {_spec.description}",
         (_spec.condition,),
-        (_spec.code,),
+        ((3, _spec.code),),
         "scapy",
         lambda out, spec=_spec: crafted.write(spec, out),
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import explain_json
-from netwhy.lab.scenarios import SCENARIOS
+from netwhy.lab.catalog import SCENARIOS
 
 pytestmark = [
     pytest.mark.netns,

@@ -1,0 +1,1 @@
+"""ARP scenarios: unanswered, proxy ARP, mask errors, duplicate IP, gratuitous, storm."""

@@ -1,0 +1,1 @@
+"""ICMP scenarios beyond Destination Unreachable: echo, redirect, time exceeded, ..."""
