@@ -11,6 +11,8 @@ the same bytes.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
+from scapy.sendrecv import send
+from scapy.supersocket import L3RawSocket
 from scapy.utils import wrpcapng
 
 CLIENT_MAC = "02:00:00:00:00:0a"
@@ -98,3 +102,39 @@ def write(spec: Crafted, out: Path) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     wrpcapng(str(out), packets)
     return [out]
+
+
+def save(out: Path, timed: Sequence[tuple[float, Packet]]) -> list[Path]:
+    """Write packets at fixed offsets (seconds) from START, so regenerating gives the same bytes."""
+    packets = []
+    for offset, pkt in timed:
+        pkt.time = START + offset
+        packets.append(pkt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wrpcapng(str(out), packets)
+    return [out]
+
+
+def serve_send() -> None:
+    """Send each IP datagram given as a hex line on stdin with scapy's send(); print "sent".
+
+    Run inside a namespace (``python crafted.py send``) so the datagrams leave through that
+    namespace's kernel: the raw IP socket (IP_HDRINCL) has the kernel route them and resolve
+    the next hop with its own ARP, while scapy supplies every header byte as built.
+    """
+    sock = L3RawSocket()  # opened once, so each send is immediate
+    print("ready", flush=True)
+    for line in sys.stdin:
+        datagram = bytes.fromhex(line.strip())
+        pkt = IP(datagram)
+        # Dissected packets rebuild from their cached bytes; make sure nothing was "fixed".
+        if bytes(pkt) != datagram:
+            raise ValueError("scapy would not send the datagram byte for byte")
+        send(pkt, socket=sock, verbose=False)
+        print(f"sent {len(datagram)} bytes", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["send"]:
+        sys.exit("usage: crafted.py send  (hex IP datagrams on stdin, one a line)")
+    serve_send()

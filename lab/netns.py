@@ -67,6 +67,30 @@ class Topology:
                 self.ip(ns, "link", "set", ifname, "mtu", str(mtu))
             self.ip(ns, "link", "set", ifname, "up")
 
+    def bridge(self, ns: str, name: str = "br0") -> None:
+        """Add a Linux bridge ``name`` in ``ns``: a switch joining 3+ hosts on one segment.
+
+        STP is off, so a port forwards as soon as it is up. Capturing on the bridge itself
+        sees every frame on the segment: dumpcap makes it promiscuous, and a promiscuous
+        bridge passes forwarded frames up as well.
+        """
+        # No multicast snooping: it would have the bridge join 224.0.0.106 (IGMP on the wire).
+        self.ip(ns, "link", "add", name, "type", "bridge", "stp_state", "0",
+                "mcast_snooping", "0")
+        self.ip(ns, "link", "set", name, "up")
+
+    def plug(
+        self, host: str, host_if: str, switch: str, port: str | None = None,
+        bridge: str = "br0",
+    ) -> None:
+        """Connect ``host``'s ``host_if`` to ``bridge`` in namespace ``switch`` by a veth pair.
+
+        The switch end is named ``port`` (default: the host's name; at most 15 characters).
+        """
+        port = port or host
+        self.link(switch, port, host, host_if)
+        self.ip(switch, "link", "set", port, "master", bridge)
+
     def address(self, ns: str, ifname: str, cidr: str) -> None:
         self.ip(ns, "address", "add", cidr, "dev", ifname)
 
@@ -124,11 +148,19 @@ class Topology:
                 pipe.close()
 
     @contextlib.contextmanager
-    def capture(self, ns: str, ifname: str, path: Path) -> Iterator[None]:
-        """Run dumpcap on ``ifname`` in ``ns`` for the duration of the block, writing pcapng."""
+    def capture(self, ns: str, ifname: str | Sequence[str], path: Path) -> Iterator[None]:
+        """Run dumpcap on ``ifname`` in ``ns`` for the duration of the block, writing pcapng.
+
+        Several interface names make one pcapng with one interface block per name, so a
+        router's two sides share one timeline (frames record which interface they came in on);
+        it is then sorted by time, as mergecap would, since dumpcap writes each interface's
+        frames in batches.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
-        proc = self.start(ns, ["dumpcap", "-q", "-i", ifname, "-w", str(path)],
+        names = [ifname] if isinstance(ifname, str) else list(ifname)
+        interfaces = [arg for name in names for arg in ("-i", name)]
+        proc = self.start(ns, ["dumpcap", "-q", *interfaces, "-w", str(path)],
                           ready="Capturing on")
         try:
             time.sleep(CAPTURE_SETTLE_S)
@@ -137,6 +169,8 @@ class Topology:
         finally:
             self.stop(proc, signal.SIGINT)  # SIGINT makes dumpcap flush and close the file
             if path.exists():
+                if len(names) > 1:
+                    _sort_by_time(path)
                 path.chmod(0o644)  # dumpcap writes 0600; tests need not run as root
 
     # --- teardown -------------------------------------------------------------------------
@@ -170,6 +204,13 @@ def _run(
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.strip()}")
     return done
+
+
+def _sort_by_time(path: Path) -> None:
+    """Put a capture's frames in timestamp order (reordercap, from the Wireshark tools)."""
+    sorted_path = path.with_name(path.name + ".sorted")
+    _run(["reordercap", str(path), str(sorted_path)])
+    sorted_path.replace(path)
 
 
 def _wait_for_line(proc: subprocess.Popen[str], text: str) -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import time
 
 # From <linux/in.h>; Python's socket module does not export them.
 IP_MTU_DISCOVER = 10
 IP_PMTUDISC_DO = 2  # always set DF, never fragment locally
 IPOPT_SSRR = 137
+# What Linux traceroute puts in its UDP probes: 32 bytes counting up from "@".
+TRACEROUTE_PAYLOAD = bytes(range(0x40, 0x60))
 
 
 def say(text: str) -> None:
@@ -88,6 +91,21 @@ def raw_send(args: argparse.Namespace) -> None:
     say(f"sent {args.count}")
 
 
+def udp_probes(args: argparse.Namespace) -> None:
+    """Traceroute-style UDP probes from one unconnected socket: ``per_ttl`` probes for each
+    TTL from 1 to ``max_ttl``, each to the next port up from ``port``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port = args.port
+    for ttl in range(1, args.max_ttl + 1):
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+        for _ in range(args.per_ttl):
+            # Unconnected: ICMP errors are not turned into send errors on the next probe.
+            sock.sendto(TRACEROUTE_PAYLOAD, (args.dst, port))
+            say(f"sent ttl {ttl} port {port}")
+            port += 1
+            time.sleep(args.gap)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +137,14 @@ def main() -> None:
     p.add_argument("proto", type=int)
     p.add_argument("--count", type=int, default=1)
     p.set_defaults(func=raw_send)
+
+    p = commands.add_parser("udp-probes")
+    p.add_argument("dst")
+    p.add_argument("--port", type=int, default=33434)
+    p.add_argument("--max-ttl", type=int, default=3)
+    p.add_argument("--per-ttl", type=int, default=2)
+    p.add_argument("--gap", type=float, default=0.2)
+    p.set_defaults(func=udp_probes)
 
     args = parser.parse_args()
     args.func(args)
