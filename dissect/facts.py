@@ -45,6 +45,7 @@ class IcmpMessage:
     seq: int | None = None
     address_mask: str | None = None
     src_mac: str | None = None
+    ip_id: int | None = None  # of the outer header: a looping datagram keeps its id
 
     @property
     def is_error(self) -> bool:
@@ -76,6 +77,8 @@ class TcpControl:
     syn: bool
     ack: bool
     rst: bool
+    ttl: int | None = None
+    ip_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
         seq=None if quoted else number(row, "icmp.seq"),
         address_mask=text(row, "icmp.address_mask"),
         src_mac=text(row, "eth.src"),
+        ip_id=number(row, "ip.id", outer),
     )
 
 

@@ -24,4 +24,6 @@ def tcp_from_row(row: Row, frame: int, time: float) -> TcpControl | None:
         syn=bool(flags & _SYN),
         ack=bool(flags & _ACK),
         rst=bool(flags & _RST),
+        ttl=number(row, "ip.ttl", -1),
+        ip_id=number(row, "ip.id", -1),
     )

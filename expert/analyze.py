@@ -10,7 +10,7 @@ from netwhy.dissect import CaptureReader
 from netwhy.expert.assemble import assemble
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.engine import run_rules
-from netwhy.expert.facts import error_fact, service_fact
+from netwhy.expert.facts import error_fact, observation_facts, service_fact
 from netwhy.expert.observations import Observations, observe
 from netwhy.kb import KnowledgeBase, load_knowledge_base
 
@@ -30,17 +30,18 @@ def analyze(path: Path | str) -> Report:
     reader = CaptureReader(path)  # refuses bad input before anything else is loaded
     kb = load_knowledge_base()
     started = time.perf_counter()
-    seen = observe(reader.facts())
+    seen = observe(reader.facts(), arp_window_s=kb.threshold("arp.storm", "window_s"))
     dissected = time.perf_counter()
     diagnoses = diagnose(seen, kb)
     finished = time.perf_counter()
     summary = reader.summary
     assert summary is not None  # facts() ran to its end
     notes = []
-    if seen.untracked_conversations:
+    if seen.untracked_conversations or seen.arp.untracked:
         notes.append(
-            f"state cap reached: {seen.untracked_conversations} conversations were counted but "
-            "not tracked, so errors about them may lack their conversation"
+            f"state cap reached: {seen.untracked_conversations + seen.arp.untracked} "
+            "conversations or ARP exchanges were counted but not tracked, so findings about "
+            "them may be missing or lack their context"
         )
     return Report(
         capture=str(path),
@@ -57,11 +58,15 @@ def analyze(path: Path | str) -> Report:
 
 
 def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
-    groups = {group.gid: group for group in seen.errors.values()}
+    groups = list(seen.errors.values())
     # Services enter the engine only when an error quotes them, either way round: the join
     # stays small whatever the capture's size.
-    quoted = {(g.proto, g.q_src, g.q_dst, g.q_dport) for g in groups.values()}
-    quoted |= {(g.proto, g.q_dst, g.q_src, port) for g in groups.values() for port in g.sports}
+    quoted = {(g.proto, g.q_src, g.q_dst, g.q_dport) for g in groups}
+    quoted |= {(g.proto, g.q_dst, g.q_src, port) for g in groups for port in g.sports}
     services = {service.cid: service for key, service in seen.services.items() if key in quoted}
-    facts = [service_fact(s) for s in services.values()] + [error_fact(g) for g in groups.values()]
-    return assemble(kb, run_rules(facts), groups, services)
+    # Order matters to rules that look for an absence: errors (and the findings they make)
+    # are in the engine before the ARP and echo observations that consult them.
+    facts = [service_fact(s) for s in services.values()]
+    facts += [error_fact(g) for g in groups]
+    facts += observation_facts(seen)
+    return assemble(kb, run_rules(facts), services)

@@ -12,37 +12,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from netwhy.expert.diagnosis import SEVERITY_ORDER, Diagnosis, Subject
-from netwhy.expert.observations import ErrorGroup, ServiceAttempts
+from netwhy.expert.observations import ServiceAttempts
 from netwhy.expert.scoring import diagnosis_score, ranked_causes
 from netwhy.kb import Condition, KnowledgeBase
 
 
 @dataclass
 class Finding:
-    """One error group matched to a condition, with the evidence the rules attached."""
+    """A condition about a subject, as a rule asserted it, with the evidence rules attached."""
 
     condition: Condition
-    group: ErrorGroup
+    fact: dict[str, Any]
     evidence: list[dict[str, Any]]
 
 
 def assemble(
     kb: KnowledgeBase,
     concluded: list[dict[str, Any]],
-    groups: dict[int, ErrorGroup],
     services: dict[int, ServiceAttempts],
 ) -> list[Diagnosis]:
-    evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    evidence: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for fact in concluded:
         if fact["kind"] == "evidence":
             evidence[fact["fid"]].append(fact)
+    superseded = {fid for fid, items in evidence.items() if any(i["supersedes"] for i in items)}
     subjects: dict[tuple, list[Finding]] = defaultdict(list)
     for fact in concluded:
-        if fact["kind"] != "finding":
-            continue
-        fid = fact["fid"]
-        finding = Finding(kb.conditions[fact["condition"]], groups[fid], evidence[fid])
-        subjects[_subject_key(finding)].append(finding)
+        if fact["kind"] == "finding" and fact["fid"] not in superseded:
+            found = Finding(kb.conditions[fact["condition"]], fact, evidence[fact["fid"]])
+            subjects[_subject_key(found)].append(found)
     diagnoses = [_diagnosis(kb, findings, services) for findings in subjects.values()]
     return sorted(
         diagnoses,
@@ -50,10 +48,15 @@ def assemble(
     )
 
 
-def _subject_key(finding: Finding) -> tuple:
-    group = finding.group
-    key = (finding.condition.id, group.sender, group.q_src, group.q_dst)
-    return key + ((group.proto, group.q_dport) if finding.condition.scope == "service" else ())
+def _subject_key(found: Finding) -> tuple:
+    """What one diagnosis is about, by the condition's scope in the knowledge base."""
+    fact, scope, condition = found.fact, found.condition.scope, found.condition.id
+    if scope == "station":  # everything about one station: a wrong mask, a storm
+        return (condition, fact["src"])
+    if scope == "path":  # every router on the way from src to dst: a traceroute, a loop
+        return (condition, fact["src"], fact["dst"])
+    key = (condition, fact["reporter"], fact["src"], fact["dst"])
+    return key + ((fact["proto"], fact["dport"]) if scope == "service" else ())
 
 
 def _diagnosis(
@@ -64,29 +67,40 @@ def _diagnosis(
     features = _merged_features(evidence)
     terms = [item["term"] for item in evidence if item["term"]]
     score, score_terms = diagnosis_score(condition, terms, kb)
-    groups = [finding.group for finding in findings]
-    subject = _subject(groups)
-    details = _details(groups)
+    facts = sorted((found.fact for found in findings), key=lambda f: min(f["frames"] or [0]))
+    features.setdefault("hops", len({fact["reporter"] for fact in facts if fact["reporter"]}))
+    subject = _subject(facts)
+    details = _details(facts, evidence)
+    reporter = next((fact["reporter"] for fact in facts if fact["reporter"]), "")
     summary = condition.summary.format_map(_Fields(
         src=subject.src, dst=subject.dst, proto=subject.proto, sport=subject.sport,
-        dport=subject.dport, reporter=groups[0].sender, **details,
+        dport=subject.dport, reporter=reporter, **details,
     ))
     return Diagnosis(
         condition=condition.id,
         title=condition.title,
-        severity=condition.severity,
+        severity=_severity(condition, terms, kb),
         score=score,
         terms=score_terms,
         summary=summary,
         subject=subject,
-        reporter=groups[0].sender,
-        evidence=_frames(groups, evidence, services, features),
+        reporter=reporter,
+        evidence=_frames(facts, evidence, services, features),
         causes=ranked_causes(condition, features),
         remedies=condition.remedies,
         established=() if "sender-unexpected" in terms else condition.proves,
         details=details,
         rules=tuple(sorted({item["rule"] for item in evidence})),
     )
+
+
+def _severity(condition: Condition, terms: list[str], kb: KnowledgeBase) -> str:
+    """An evidence term may set the severity (a traceroute's time exceeded is only chat); if
+    several do, the most severe wins."""
+    overrides = [kb.evidence[t].severity for t in terms if kb.evidence[t].severity]
+    if not overrides:
+        return condition.severity
+    return max(overrides, key=SEVERITY_ORDER.__getitem__)
 
 
 def _merged_features(evidence: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,41 +117,42 @@ def _merged_features(evidence: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _subject(groups: list[ErrorGroup]) -> Subject:
-    protos = sorted({group.proto for group in groups})
-    ports = {group.q_dport for group in groups}
-    sports = set().union(*(group.sports for group in groups))
+def _subject(facts: list[dict[str, Any]]) -> Subject:
+    protos = sorted({fact["proto"] for fact in facts if fact["proto"]})
+    destinations = list(dict.fromkeys(fact["dst"] for fact in facts))
+    ports = {fact["dport"] for fact in facts}
+    sports = {fact["sport"] for fact in facts}
     port = next(iter(ports)) if len(ports) == 1 else -1
+    sport = next(iter(sports)) if len(sports) == 1 else -1
     return Subject(
-        src=groups[0].q_src, dst=groups[0].q_dst, proto="+".join(protos),
-        sport=next(iter(sports)) if len(sports) == 1 else None,
-        dport=None if port < 0 else port,
+        src=facts[0]["src"], dst=", ".join(destinations), proto="+".join(protos),
+        sport=None if sport < 0 else sport, dport=None if port < 0 else port,
     )
 
 
-def _details(groups: list[ErrorGroup]) -> dict[str, Any]:
-    details: dict[str, Any] = {
-        "count": sum(group.count for group in groups),
-        "first_time": round(min(group.first_time for group in groups), 6),
-    }
-    mtus = set().union(*(group.mtus for group in groups))
-    if mtus:
-        details["mtu"] = min(mtus)
-    gateways = sorted(set().union(*(group.gateways for group in groups)))
-    if gateways:
-        details["gateway"] = gateways[0]
+def _details(facts: list[dict[str, Any]], evidence: list[dict[str, Any]]) -> dict[str, Any]:
+    # Findings from one observation count its messages once, however many rules found them.
+    counts = {fact["origin"]: fact["count"] for fact in facts}
+    details: dict[str, Any] = {"count": sum(counts.values())}
+    reporters = list(dict.fromkeys(fact["reporter"] for fact in facts if fact["reporter"]))
+    details["hops"] = len(reporters)
+    details["path"] = " -> ".join(reporters)  # routers in the order they first spoke
+    for item in [*facts, *evidence]:
+        for name, value in item["details"].items():
+            details.setdefault(name, value)
     return details
 
 
 def _frames(
-    groups: list[ErrorGroup],
+    facts: list[dict[str, Any]],
     evidence: list[dict[str, Any]],
     services: dict[int, ServiceAttempts],
     features: dict[str, Any],
 ) -> tuple[int, ...]:
-    """The errors, the attempts they answer, and earlier replies when those matter."""
-    frames = {frame for group in groups for frame in group.frames}
+    """The finding's frames, the attempts an error answers, and earlier replies if they matter."""
+    frames = {frame for fact in facts for frame in fact["frames"]}
     for item in evidence:
+        frames.update(item["frames"])
         service = services.get(item["cid"])
         if service is not None:
             frames.update(service.request_frames)

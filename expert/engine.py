@@ -12,10 +12,26 @@ from typing import Any
 
 from durable.lang import assert_fact as engine_assert
 from durable.lang import delete_state, get_facts, m, ruleset, when_all
-from netwhy.expert.rules import path_mtu, unreachable
+from netwhy.expert.rules import (
+    address_mask,
+    arp,
+    echo,
+    icmp_errors,
+    icmp_queries,
+    parameter_problem,
+    path_mtu,
+    redirect,
+    time_exceeded,
+)
 
 RULESET = "netwhy"
-_RULE_MODULES = (unreachable, path_mtu)
+# Asserted after every observation: rules that conclude from an absence ("no reply was ever
+# seen") join on it, so that they judge only once the whole capture is in.
+END = {"kind": "end", "key": "end"}
+_RULE_MODULES = (
+    icmp_errors, path_mtu, redirect, time_exceeded, parameter_problem, icmp_queries, echo, arp,
+    address_mask,
+)
 _session_ids = itertools.count()
 
 with ruleset(RULESET):
@@ -35,7 +51,7 @@ def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return []  # durable-rules only creates a session on its first fact
     sid = f"{os.getpid()}-{next(_session_ids)}"
     try:
-        for fact in facts:
+        for fact in [*facts, END]:
             engine_assert(RULESET, {"sid": sid, **fact})
         return list(get_facts(RULESET, sid))
     finally:

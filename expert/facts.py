@@ -1,24 +1,44 @@
 """How observations and conclusions look inside the rules engine (plain JSON-able dicts).
 
-Kinds: `error` and `service` come from observations; rules assert `finding` (an error matched to
-a knowledge-base condition) and `evidence` (a score term or features attached to a finding).
+Observations enter as kinds `service`, `error`, `echo`, `icmp_query`, `icmp_unknown`,
+`loop_sighting`, `arp_query`, `arp_claim`, `arp_responder`, `arp_announcement` and `arp_asker`.
+Rules conclude `finding` (a condition about a subject, with its frames) and `evidence` (a score
+term and features attached to a finding). Numbers are integers only: durable-rules' JSON
+parser has trouble with some floats, so times are microseconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from netwhy.expert.observations import ErrorGroup, ServiceAttempts
+from netwhy.expert.addresses import is_sweep, same_subnet
+from netwhy.expert.arp_observations import ArpObservations
+from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
+
+MAX_ECHO_FACTS = 10_000  # echo pairs handed to the engine; a sweep beyond this is cut short
+
+
+def microseconds(seconds: float) -> int:
+    return round(seconds * 1_000_000)
 
 
 def error_fact(group: ErrorGroup) -> dict[str, Any]:
     return {
-        "kind": "error", "gid": group.gid, "type": group.type, "code": group.code,
-        "sender": group.sender, "receiver": group.receiver, "q_proto": group.proto,
-        "q_src": group.q_src, "q_dst": group.q_dst, "q_dport": group.q_dport,
+        "kind": "error", "key": f"error:{group.gid}",
+        "gid": group.gid, "type": group.type, "code": group.code,
+        "sender": group.sender, "sender_mac": group.sender_mac, "receiver": group.receiver,
+        "q_proto": group.proto, "q_src": group.q_src, "q_dst": group.q_dst,
+        "q_dport": group.q_dport,
         "q_sport": next(iter(group.sports)) if len(group.sports) == 1 else -1,
-        "count": group.count, "first_time_us": _microseconds(group.first_time),
+        "q_ttl": -1 if group.quoted_ttl is None else group.quoted_ttl,
+        "q_icmp_type": group.quoted_icmp_type, "origin_ttl": group.origin_ttl,
+        "count": group.count, "frames": list(group.frames),
+        "first_time_us": microseconds(group.first_time),
+        "span_us": microseconds(group.last_time - group.first_time),
         "mtu": min(group.mtus) if group.mtus else -1, "df": bool(group.df),
+        "gateway": sorted(group.gateways)[0] if group.gateways else "",
+        "pointer": group.pointer,
     }
 
 
@@ -29,26 +49,155 @@ def service_fact(service: ServiceAttempts) -> dict[str, Any]:
         "replies": service.replies, "refused": service.refused,
         # -1: never answered; durable-rules compares numbers, not nulls.
         "first_reply_time_us": -1 if service.first_reply_time is None
-        else _microseconds(service.first_reply_time),
+        else microseconds(service.first_reply_time),
     }
 
 
-def _microseconds(seconds: float) -> int:
-    # Integers only: durable-rules' JSON parser rejects exponents such as 2e-05.
-    return round(seconds * 1_000_000)
+def echo_fact(service: ServiceAttempts, answered_by: dict[str, set[str]]) -> dict[str, Any]:
+    rtt = service.rtt_total / service.rtt_count if service.rtt_count else -1
+    # Other hosts that answered this same client: its own stack and first hop work.
+    others = sum(1 for host, clients in answered_by.items()
+                 if host != service.dst and service.src in clients)
+    return {
+        "kind": "echo", "key": f"echo:{service.cid}",
+        "cid": service.cid, "src": service.src, "dst": service.dst,
+        "requests": service.attempts, "replies": service.replies,
+        "rtt_us": microseconds(rtt) if rtt >= 0 else -1, "others_answered": others,
+        "request_frames": list(service.request_frames), "reply_frames": list(service.reply_frames),
+    }
+
+
+def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
+    """Everything but services and errors, which `diagnose` asserts first."""
+    answered_by = seen.answering_hosts()
+    echoes = [s for key, s in seen.services.items() if key[0] == "icmp"][:MAX_ECHO_FACTS]
+    yield from (echo_fact(service, answered_by) for service in echoes)
+    for index, query in enumerate(seen.queries.values()):
+        yield {
+            "kind": "icmp_query", "key": f"query:{index}",
+            "query": query.kind, "src": query.src,
+            "requests": query.requests, "replies": query.replies, "frames": list(query.frames),
+            "targets": sorted(query.targets),
+            # Parallel lists, not a dict: durable-rules reads dotted keys (addresses) as paths.
+            "responders": sorted(query.masks),
+            "masks": [query.masks[r] for r in sorted(query.masks)],
+        }
+    for index, message in enumerate(seen.unknown.values()):
+        yield {
+            "kind": "icmp_unknown", "key": f"unknown:{index}",
+            "type": message.type, "code": message.code,
+            "src": message.src, "dst": message.dst, "count": message.count,
+            "frames": list(message.frames),
+        }
+    for index, loop in enumerate(seen.loops.values()):
+        yield {
+            "kind": "loop_sighting", "key": f"loop:{index}",
+            "src": loop.src, "dst": loop.dst,
+            "proto": loop.proto, "passes": len(loop.ttls), "first_ttl": loop.ttls[0],
+            "last_ttl": loop.ttls[-1], "frames": list(loop.frames),
+        }
+    yield from arp_facts(seen.arp, answered_by)
+
+
+def arp_facts(
+    arp: ArpObservations, answered_by: dict[str, set[str]]
+) -> Iterator[dict[str, Any]]:
+    for index, query in enumerate(arp.queries.values()):
+        yield {
+            "kind": "arp_query", "key": f"arpq:{index}",
+            "asker_ip": query.asker_ip,
+            "asker_mac": query.asker_mac, "target": query.target_ip,
+            "requests": query.requests, "replies": query.replies,
+            "request_frames": list(query.request_frames), "reply_frames": list(query.reply_frames),
+            "answered_by": sorted(query.answer_macs),
+            "asker_answered": query.asker_ip in arp.askers_answered,
+            "target_seen": query.target_ip in arp.claims,
+            # The target answers other clients: it exists, reached through some router.
+            "target_answers_others": bool(answered_by.get(query.target_ip, set())
+                                          - {query.asker_ip}),
+            "first_time_us": microseconds(query.first_time),
+            "last_time_us": microseconds(query.last_time),
+            "off_subnet": not same_subnet(query.asker_ip, query.target_ip),
+        }
+    for claim in arp.claims.values():
+        if len(claim.macs) > 1:
+            yield {
+                "kind": "arp_claim", "key": f"claim:{claim.ip}",
+                "ip": claim.ip, "macs": sorted(claim.macs),
+                "interleaved": claim.interleaved,
+                "frames": sorted({f for frames in claim.macs.values() for f in frames}),
+            }
+    for mac, foreign in arp.answered_off_subnet.items():
+        own = arp.answered_on_subnet.get(mac, set()) | arp.own_ips.get(mac, set())
+        yield {
+            "kind": "arp_responder", "key": f"responder:{mac}",
+            "mac": mac, "foreign": sorted(foreign - own), "own": sorted(own),
+            "frames": list(arp.answer_frames.get(mac, [])),
+        }
+    for index, note in enumerate(arp.announcements.values()):
+        yield {
+            "kind": "arp_announcement", "key": f"announce:{index}",
+            "ip": note.ip, "mac": note.mac,
+            "probe": note.probe, "count": note.count, "frames": list(note.frames),
+        }
+    for asker in arp.askers.values():
+        yield {
+            "kind": "arp_asker", "key": f"asker:{asker.mac}",
+            "mac": asker.mac, "ip": asker.ip, "requests": asker.requests,
+            "peak": asker.peak, "distinct": len(asker.targets),
+            "sequential": is_sweep(asker.targets), "frames": list(asker.frames),
+        }
+
+
+def finding(
+    c: Any,
+    rule: str,
+    origin: str,
+    condition: str,
+    *,
+    src: str,
+    dst: str,
+    reporter: str,
+    frames: list[int],
+    proto: str = "",
+    sport: int = -1,
+    dport: int = -1,
+    count: int = 1,
+    details: dict[str, Any] | None = None,
+    features: dict[str, Any] | None = None,
+    tag: str = "",
+) -> str:
+    """Assert a finding about the observation `origin` (its key), from inside a rule's action,
+    with the features its rule saw. Returns the finding's id."""
+    # Two rules (or one rule for two reasons) may find the same condition: both count.
+    fid = f"{condition}@{origin}#{rule}{tag}"
+    c.assert_fact({
+        "kind": "finding", "fid": fid, "origin": origin, "condition": condition,
+        "src": src, "dst": dst,
+        "proto": proto, "sport": sport, "dport": dport, "reporter": reporter, "count": count,
+        "frames": list(frames), "details": details or {},
+    })
+    evidence(c, rule, fid, features=features)
+    return fid
 
 
 def evidence(
     c: Any,
     rule: str,
-    fid: int,
+    fid: str,
     term: str = "",
     features: dict[str, Any] | None = None,
     frames: list[int] | None = None,
     cid: int = -1,
+    details: dict[str, Any] | None = None,
+    supersedes: bool = False,
+    tag: str = "",
 ) -> None:
-    """Assert one piece of evidence about a finding, from inside a rule's action."""
+    """Assert one piece of evidence about a finding, from inside a rule's action.
+    `supersedes`: a more specific finding replaces this one (a redirect found ignored is
+    reported as icmp.redirect.ignored, not also as icmp.redirect)."""
     c.assert_fact({
-        "kind": "evidence", "eid": f"{fid}/{rule}/{term}", "fid": fid, "rule": rule,
+        "kind": "evidence", "eid": f"{fid}/{rule}/{term}/{tag}", "fid": fid, "rule": rule,
         "term": term, "features": features or {}, "frames": frames or [], "cid": cid,
+        "details": details or {}, "supersedes": supersedes,
     })

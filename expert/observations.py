@@ -7,6 +7,7 @@ million TCP connections are counters, not a million engine facts.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -18,12 +19,19 @@ from netwhy.dissect.facts import (
     UdpConversation,
     UdpFirst,
 )
+from netwhy.expert.arp_observations import ArpObservations
 
 PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
 MAX_FRAMES_KEPT = 32  # evidence frames kept per group; the count keeps the rest
 MAX_CONVERSATIONS = 200_000  # state cap: past it, new conversations are counted, not tracked
 
 ServiceKey = tuple[str, str, str, int]  # proto, client, server, server port (-1 for ICMP echo)
+DatagramKey = tuple[str, str, int, int]  # src, dst, IP protocol, IP id: one datagram on the wire
+
+# ICMP queries netwhy pairs up (RFC 792, RFC 950): request type -> (name, reply type).
+QUERIES = {13: ("timestamp", 14), 17: ("address-mask", 18)}
+REPLY_TO_QUERY = {reply: (name, request) for request, (name, reply) in QUERIES.items()}
+HANDLED_TYPES = frozenset({0, 8, 3, 4, 5, 11, 12, *QUERIES, *REPLY_TO_QUERY})
 
 
 @dataclass
@@ -40,25 +48,41 @@ class ErrorGroup:
     q_dst: str
     q_dport: int
     first_time: float
+    last_time: float = 0.0
     count: int = 0
     frames: list[int] = field(default_factory=list)
     sports: set[int] = field(default_factory=set)
     mtus: set[int] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)
     df: bool | None = None
-    quoted_ttl: int | None = None
+    quoted_ttl: int | None = None  # the lowest TTL quoted
+    quoted_icmp_type: int = -1  # when the quoted datagram was ICMP (8: an echo request)
+    origin_ttl: int = -1  # TTL the quoted datagram left with, when the capture saw it leave
+    pointer: int = -1  # parameter problem
+    sender_mac: str = ""
 
-    def add(self, message: IcmpMessage) -> None:
+    def add(self, message: IcmpMessage, origin_ttl: int | None) -> None:
         self.count += 1
+        self.last_time = message.time
         if len(self.frames) < MAX_FRAMES_KEPT:
             self.frames.append(message.frame)
         quoted = message.quoted
-        if quoted is not None and quoted.sport is not None and len(self.sports) < MAX_FRAMES_KEPT:
-            self.sports.add(quoted.sport)
+        if quoted is not None:
+            if quoted.sport is not None and len(self.sports) < MAX_FRAMES_KEPT:
+                self.sports.add(quoted.sport)
+            if quoted.ttl is not None and (self.quoted_ttl is None or quoted.ttl < self.quoted_ttl):
+                self.quoted_ttl = quoted.ttl
+            if quoted.icmp_type is not None:
+                self.quoted_icmp_type = quoted.icmp_type
+        if origin_ttl is not None:
+            self.origin_ttl = max(self.origin_ttl, origin_ttl)
         if message.mtu is not None:
             self.mtus.add(message.mtu)
-        if message.gateway:
+        if message.gateway and len(self.gateways) < MAX_FRAMES_KEPT:
             self.gateways.add(message.gateway)
+        if message.pointer is not None:
+            self.pointer = message.pointer
+        self.sender_mac = message.src_mac or self.sender_mac
 
 
 @dataclass
@@ -77,6 +101,8 @@ class ServiceAttempts:
     reply_frames: list[int] = field(default_factory=list)
     first_time: float | None = None
     first_reply_time: float | None = None
+    rtt_total: float = 0.0  # echo only: round trips of matched request/reply pairs
+    rtt_count: int = 0
 
     def request(self, frame: int | None, time: float) -> None:
         self.attempts += 1
@@ -94,11 +120,59 @@ class ServiceAttempts:
 
 
 @dataclass
+class Query:
+    """Timestamp or address mask requests from one station, and the replies it got."""
+
+    kind: str
+    src: str
+    requests: int = 0
+    replies: int = 0
+    frames: list[int] = field(default_factory=list)
+    targets: set[str] = field(default_factory=set)
+    masks: dict[str, str] = field(default_factory=dict)  # responder -> mask it replied
+
+
+@dataclass
+class UnknownIcmp:
+    type: int
+    code: int
+    src: str
+    dst: str
+    count: int = 0
+    frames: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LoopSighting:
+    """One datagram that passed the capture point more than once, each time with less TTL."""
+
+    src: str
+    dst: str
+    proto: str
+    ttls: list[int]
+    frames: list[int]
+
+
+@dataclass
 class Observations:
     errors: dict[tuple, ErrorGroup] = field(default_factory=dict)
     services: dict[ServiceKey, ServiceAttempts] = field(default_factory=dict)
-    arp: list[ArpMessage] = field(default_factory=list)
+    arp: ArpObservations = field(default_factory=ArpObservations)
+    queries: dict[tuple[str, str], Query] = field(default_factory=dict)
+    unknown: dict[tuple[int, int, str, str], UnknownIcmp] = field(default_factory=dict)
+    loops: dict[DatagramKey, LoopSighting] = field(default_factory=dict)
+    # Recently seen datagrams: TTL and frame, to spot a datagram coming round again.
+    recent: OrderedDict[DatagramKey, tuple[int, int]] = field(default_factory=OrderedDict)
+    pending_echo: OrderedDict[tuple[str, str, int, int], float] = field(default_factory=OrderedDict)
     untracked_conversations: int = 0  # conversations past MAX_CONVERSATIONS, counted only
+
+    def answering_hosts(self) -> dict[str, set[str]]:
+        """Hosts that answered someone, with the clients they answered."""
+        answered: dict[str, set[str]] = {}
+        for service in self.services.values():
+            if service.replies:
+                answered.setdefault(service.dst, set()).add(service.src)
+        return answered
 
     def service(self, key: ServiceKey) -> ServiceAttempts | None:
         found = self.services.get(key)
@@ -110,8 +184,8 @@ class Observations:
         return found
 
 
-def observe(facts: Iterable[Fact]) -> Observations:
-    seen = Observations()
+def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
+    seen = Observations(arp=ArpObservations(window_s=arp_window_s))
     udp_first: dict[tuple[str, int, str, int], UdpFirst] = {}
     for fact in facts:
         if isinstance(fact, IcmpMessage):
@@ -123,13 +197,38 @@ def observe(facts: Iterable[Fact]) -> Observations:
                 udp_first[(fact.src, fact.sport, fact.dst, fact.dport)] = fact
         elif isinstance(fact, UdpConversation):
             _observe_udp(seen, fact, udp_first)
-        elif isinstance(fact, ArpMessage) and len(seen.arp) < MAX_CONVERSATIONS:
-            seen.arp.append(fact)
+        elif isinstance(fact, ArpMessage):
+            seen.arp.add(fact)
     return seen
+
+
+def _remember(seen: Observations, key: DatagramKey, ttl: int | None, frame: int) -> None:
+    """Note a datagram's TTL; if it was seen before with more TTL, it came round a loop."""
+    if ttl is None:
+        return
+    before = seen.recent.get(key)
+    if before is not None and ttl < before[0]:
+        sighting = seen.loops.get(key)
+        if sighting is None:
+            proto = PROTOCOL_NAMES.get(key[2], str(key[2]))
+            sighting = LoopSighting(key[0], key[1], proto, [before[0]], [before[1]])
+            seen.loops[key] = sighting
+        if len(sighting.frames) < MAX_FRAMES_KEPT:
+            sighting.ttls.append(ttl)
+            sighting.frames.append(frame)
+        return
+    if before is None:
+        seen.recent[key] = (ttl, frame)
+        if len(seen.recent) > MAX_CONVERSATIONS:
+            seen.recent.popitem(last=False)
 
 
 def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
     quoted = message.quoted
+    if message.type not in HANDLED_TYPES:
+        _observe_unknown(seen, message)
+    elif message.type in QUERIES or message.type in REPLY_TO_QUERY:
+        _observe_query(seen, message)
     if message.is_error and quoted is not None:
         proto = PROTOCOL_NAMES.get(quoted.proto, str(quoted.proto))
         dport = quoted.dport if quoted.dport is not None else -1
@@ -139,20 +238,77 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
             group = seen.errors[key] = ErrorGroup(
                 gid=len(seen.errors), type=message.type, code=message.code, sender=message.src,
                 receiver=message.dst, proto=proto, q_src=quoted.src, q_dst=quoted.dst,
-                q_dport=dport, first_time=message.time, df=quoted.df, quoted_ttl=quoted.ttl,
+                q_dport=dport, first_time=message.time, df=quoted.df,
             )
-        group.add(message)
+        origin = None
+        if quoted.ip_id is not None:
+            origin = seen.recent.get((quoted.src, quoted.dst, quoted.proto, quoted.ip_id))
+        group.add(message, origin[0] if origin else None)
     elif message.type == 8:  # echo request: an attempt to reach the host
+        key = (message.src, message.dst, 1, message.ip_id or 0)
+        _remember(seen, key, message.ttl, message.frame)
+        if key in seen.loops:
+            return  # the same request coming round again is not a new attempt
         service = seen.service(("icmp", message.src, message.dst, -1))
         if service is not None:
             service.request(message.frame, message.time)
+            if message.ident is not None and message.seq is not None:
+                seen.pending_echo[(message.src, message.dst, message.ident, message.seq)] = (
+                    message.time)
+                if len(seen.pending_echo) > MAX_CONVERSATIONS:
+                    seen.pending_echo.popitem(last=False)
     elif message.type == 0:  # echo reply
         service = seen.service(("icmp", message.dst, message.src, -1))
         if service is not None:
             service.reply(message.frame, message.time)
+            sent = seen.pending_echo.pop(
+                (message.dst, message.src, message.ident, message.seq), None)
+            if sent is not None:
+                service.rtt_total += message.time - sent
+                service.rtt_count += 1
+
+
+def _observe_query(seen: Observations, message: IcmpMessage) -> None:
+    if message.type in QUERIES:
+        kind, requester = QUERIES[message.type][0], message.src
+    else:
+        kind, requester = REPLY_TO_QUERY[message.type][0], message.dst
+    key = (kind, requester)
+    query = seen.queries.get(key)
+    if query is None:
+        if len(seen.queries) >= MAX_CONVERSATIONS:
+            return
+        query = seen.queries[key] = Query(kind, requester)
+    if len(query.frames) < MAX_FRAMES_KEPT:
+        query.frames.append(message.frame)
+    if message.type in QUERIES:
+        query.requests += 1
+        if len(query.targets) < MAX_FRAMES_KEPT:
+            query.targets.add(message.dst)
+    else:
+        query.replies += 1
+        if message.address_mask and len(query.masks) < MAX_FRAMES_KEPT:
+            query.masks[message.src] = message.address_mask
+
+
+def _observe_unknown(seen: Observations, message: IcmpMessage) -> None:
+    key = (message.type, message.code, message.src, message.dst)
+    found = seen.unknown.get(key)
+    if found is None:
+        if len(seen.unknown) >= MAX_CONVERSATIONS:
+            return
+        found = seen.unknown[key] = UnknownIcmp(*key)
+    found.count += 1
+    if len(found.frames) < MAX_FRAMES_KEPT:
+        found.frames.append(message.frame)
 
 
 def _observe_tcp(seen: Observations, segment: TcpControl) -> None:
+    if segment.ip_id is not None:
+        key = (segment.src, segment.dst, 6, segment.ip_id)
+        _remember(seen, key, segment.ttl, segment.frame)
+        if key in seen.loops:
+            return  # a looping SYN is one attempt, however often it passes
     if segment.syn and not segment.ack:
         service = seen.service(("tcp", segment.src, segment.dst, segment.dport))
         if service is not None:

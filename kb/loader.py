@@ -14,6 +14,7 @@ from netwhy.kb.model import (
     CauseEvidence,
     Condition,
     EvidenceTerm,
+    IcmpType,
     KnowledgeBase,
     Reference,
     Threshold,
@@ -29,7 +30,21 @@ _EVIDENCE_SCHEMA = {
         "additionalProperties": False,
         "required": ["weight", "reason"],
         "properties": {"weight": {"type": "number", "minimum": -1, "maximum": 1},
-                       "reason": {"type": "string"}},
+                       "reason": {"type": "string"},
+                       "severity": {"enum": ["error", "warning", "note", "chat"]}},
+    },
+}
+
+
+_TYPES_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[0-9]{1,3}$"},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "status"],
+        "properties": {"name": {"type": "string"}, "rfc": {"type": "integer"},
+                       "status": {"enum": ["current", "deprecated", "experimental"]}},
     },
 }
 
@@ -44,11 +59,15 @@ def load_knowledge_base(directory: Path = KB_DIR) -> KnowledgeBase:
             raise KnowledgeBaseError(f"{path}: id {document['id']!r} differs from the file name")
         conditions[document["id"]] = _condition(document, path)
     evidence = {
-        name: EvidenceTerm(weight=entry["weight"], reason=entry["reason"])
+        name: EvidenceTerm(entry["weight"], entry["reason"], entry.get("severity"))
         for name, entry in _validated(directory / "evidence.yaml", _EVIDENCE_SCHEMA).items()
     }
+    icmp_types = {
+        int(number): IcmpType(entry["name"], entry["status"], entry.get("rfc"))
+        for number, entry in _validated(directory / "icmp-types.yaml", _TYPES_SCHEMA).items()
+    }
     _check_references(conditions)
-    return KnowledgeBase(conditions=conditions, evidence=evidence)
+    return KnowledgeBase(conditions=conditions, evidence=evidence, icmp_types=icmp_types)
 
 
 def _validated(path: Path, schema: dict[str, Any]) -> Any:

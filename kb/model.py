@@ -85,12 +85,34 @@ class Condition:
 class EvidenceTerm:
     weight: float
     reason: str
+    severity: str | None = None  # set: a diagnosis carrying this term takes this severity
+
+
+@dataclass(frozen=True)
+class IcmpType:
+    """IANA's name for an ICMP type, and whether it is still in use."""
+
+    name: str
+    status: str  # current, deprecated or experimental
+    rfc: int | None = None
 
 
 @dataclass(frozen=True)
 class KnowledgeBase:
     conditions: dict[str, Condition]
     evidence: dict[str, EvidenceTerm]
+    icmp_types: dict[int, IcmpType] = field(default_factory=dict)
+
+    def threshold(self, condition_id: str, name: str) -> float:
+        """A number a rule needs, read from the condition's `thresholds` (never from code)."""
+        try:
+            return self.conditions[condition_id].thresholds[name].value
+        except KeyError as error:
+            from netwhy.errors import KnowledgeBaseError
+
+            raise KnowledgeBaseError(
+                f"kb/conditions/{condition_id}.yaml: thresholds.{name} is missing"
+            ) from error
 
     def for_icmp(self, icmp_type: int, icmp_code: int) -> Condition | None:
         """The condition covering an ICMP type and code: an exact code first, else the type's."""

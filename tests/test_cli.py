@@ -56,7 +56,9 @@ def test_explain_score_shows_every_term() -> None:
 def test_fail_on_severity() -> None:
     assert run_netwhy("explain", str(SNMP), "--fail-on", "error").returncode == ExitCode.FINDINGS
     clean = str(CAPTURES / "clean.pcapng")
-    assert run_netwhy("explain", clean, "--fail-on", "chat").returncode == ExitCode.OK
+    assert run_netwhy("explain", clean, "--fail-on", "note").returncode == ExitCode.OK
+    # Answered pings are chat: findings, but nothing a script should fail on by default.
+    assert run_netwhy("explain", clean, "--fail-on", "chat").returncode == ExitCode.FINDINGS
 
 
 def test_bad_arguments_are_usage_errors() -> None:

@@ -20,11 +20,9 @@ UNREACHABLE_IDS = {
     10: "host-prohibited", 11: "net-tos", 12: "host-tos", 13: "admin-prohibited",
     14: "precedence-violation", 15: "precedence-cutoff",
 }
-# Features the rules attach to findings; a `when` clause on anything else could never match.
-KNOWN_FEATURES = {
-    "proto", "dport", "count", "replies_before", "sender_is_destination", "mtu", "df",
-    "quotes_reply", "reply_shaped", "arp_unanswered",
-}
+# Features the rules attach to findings, as kb/README.md documents them for KB authors; a
+# `when` clause on anything else could never match.
+KNOWN_FEATURES = set(re.findall(r"(?m)^\| `(\w+)` \|", (KB_DIR / "README.md").read_text()))
 GLOSSARY = KB_DIR.parent.parent / "shared" / "GLOSSARY.md"
 
 

@@ -1,10 +1,10 @@
-"""Destination Unreachable (type 3, codes 0-15): classify each error group by its KB condition,
-tie it to the conversation it quotes, and judge its sender."""
+"""Every ICMP error (types 3, 4, 5, 11, 12): classify it by its knowledge-base condition, tie it
+to the conversation it quotes, and judge its sender."""
 
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
-from netwhy.expert.facts import evidence
+from netwhy.expert.facts import evidence, finding
 from netwhy.expert.registry import ANY_ICMP_CONDITION, register
 from netwhy.kb import load_knowledge_base
 
@@ -39,28 +39,37 @@ REPEATED = register(
     (ANY_ICMP_CONDITION,),
 )
 
+# A finding made from an ICMP error and that error, joined.
+_ERROR_FINDING = (
+    c.finding << (m.kind == "finding"),
+    c.error << (m.kind == "error") & (m.key == c.finding.origin),
+)
+
 
 def define() -> None:
     @when_all(m.kind == "error")
     def classify(c):
         condition = load_knowledge_base().for_icmp(c.m.type, c.m.code)
         if condition is None:
-            return
-        c.assert_fact({"kind": "finding", "fid": c.m.gid, "condition": condition.id})
+            return  # an unassigned code: icmp.unknown-type's rule speaks for it
         # A datagram from a well-known port to an ephemeral one has the shape of an answer.
         reply_shaped = 0 < c.m.q_sport < 1024 <= c.m.q_dport
-        evidence(c, CLASSIFY, c.m.gid, features={
-            "proto": c.m.q_proto, "dport": c.m.q_dport, "count": c.m.count,
-            "reply_shaped": reply_shaped,
-        })
+        finding(
+            c, CLASSIFY, c.m.key, condition.id, src=c.m.q_src, dst=c.m.q_dst,
+            reporter=c.m.sender, frames=c.m.frames, proto=c.m.q_proto, sport=c.m.q_sport,
+            dport=c.m.q_dport, count=c.m.count, details=_details(c.m),
+            features={"proto": c.m.q_proto, "dport": c.m.q_dport, "count": c.m.count,
+                      "code": c.m.code, "reply_shaped": reply_shaped},
+        )
 
     @when_all(
-        c.finding << (m.kind == "finding"),
-        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        *_ERROR_FINDING,
         c.service << (m.kind == "service") & (m.proto == c.error.q_proto)
         & (m.src == c.error.q_src) & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport),
     )
     def tied(c):
+        if c.error.type == 5:
+            return  # a redirect is advice about a working conversation, not its failure
         answered_before = 0 <= c.service.first_reply_time_us <= c.error.first_time_us
         replies_before = c.service.replies if answered_before else 0
         evidence(c, TIED, c.finding.fid, "flow-seen", {"replies_before": replies_before},
@@ -71,19 +80,18 @@ def define() -> None:
             evidence(c, TIED, c.finding.fid, "replies-before")
 
     @when_all(
-        c.finding << (m.kind == "finding"),
-        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        *_ERROR_FINDING,
         none((m.kind == "service") & (m.proto == c.error.q_proto) & (m.src == c.error.q_src)
              & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport)),
         none((m.kind == "service") & (m.proto == c.error.q_proto) & (m.src == c.error.q_dst)
              & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport)),
     )
     def untied(c):
-        evidence(c, UNTIED, c.finding.fid, "quote-unmatched", {"replies_before": 0})
+        if c.error.type == 3:  # other errors do not ask for a conversation to explain
+            evidence(c, UNTIED, c.finding.fid, "quote-unmatched", {"replies_before": 0})
 
     @when_all(
-        c.finding << (m.kind == "finding"),
-        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        *_ERROR_FINDING,
         c.service << (m.kind == "service") & (m.proto == c.error.q_proto)
         & (m.src == c.error.q_dst) & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport),
     )
@@ -93,10 +101,7 @@ def define() -> None:
         evidence(c, LATE_REPLY, c.finding.fid, "quotes-reply", {"quotes_reply": True},
                  cid=c.service.cid)
 
-    @when_all(
-        c.finding << (m.kind == "finding"),
-        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
-    )
+    @when_all(*_ERROR_FINDING)
     def sender_role(c):
         expected = load_knowledge_base().conditions[c.finding.condition].sender
         from_destination = c.error.sender == c.error.q_dst
@@ -108,7 +113,16 @@ def define() -> None:
 
     @when_all(
         c.finding << (m.kind == "finding"),
-        c.error << (m.kind == "error") & (m.gid == c.finding.fid) & (m.count > 1),
+        c.error << (m.kind == "error") & (m.key == c.finding.origin) & (m.count > 1),
     )
     def repeated(c):
         evidence(c, REPEATED, c.finding.fid, "repeated")
+
+
+def _details(error) -> dict:
+    details = {}
+    if error.mtu >= 0:
+        details["mtu"] = error.mtu
+    if error.gateway:
+        details["gateway"] = error.gateway
+    return details

@@ -16,7 +16,7 @@ NEXT_HOP_MTU = register(
 def define() -> None:
     @when_all(
         c.finding << (m.kind == "finding") & (m.condition == "icmp.unreachable.frag-needed"),
-        c.error << (m.kind == "error") & (m.gid == c.finding.fid),
+        c.error << (m.kind == "error") & (m.key == c.finding.origin),
     )
     def next_hop_mtu(c):
         evidence(c, NEXT_HOP_MTU, c.finding.fid, features={"mtu": c.error.mtu, "df": c.error.df})

@@ -24,14 +24,22 @@ def write(report: Report, out: TextIO, explain_score: bool = False, color: bool 
                   "analysed up to the damage, later packets are missing\n")
     for note in report.notes:
         out.write(f"NOTE: {printable(note)}\n")
-    if not report.diagnoses:
+    findings = [d for d in report.diagnoses if d.severity != "chat"]
+    chat = [d for d in report.diagnoses if d.severity == "chat"]
+    if not findings:
         out.write(
-            "\nNo ICMP error explains a failure in this capture. That does not prove every "
-            "conversation succeeded: a silent drop leaves no ICMP behind.\n"
+            "\nNothing in this capture explains a failure. That does not prove every "
+            "conversation succeeded: a silent drop leaves no ICMP or ARP trace behind.\n"
         )
-    for rank, diagnosis in enumerate(report.diagnoses, start=1):
+    for rank, diagnosis in enumerate(findings, start=1):
         out.write("\n")
         _write_diagnosis(out, rank, diagnosis, explain_score, color)
+    if chat:
+        # Normal operation (pings answered, a heeded redirect, a traceroute): one line each.
+        out.write("\nalso seen, working as expected:\n")
+        for diagnosis in chat:
+            out.write(f"  {diagnosis.condition}: {printable(diagnosis.summary)} "
+                      f"(frames {_frames(diagnosis.evidence, limit=6)})\n")
 
 
 def _write_diagnosis(

@@ -1,0 +1,178 @@
+"""Condensing ARP traffic: who asked for whom, who answered, and which MAC claims which address.
+
+Everything is counted per asker, target, address or MAC with capped frame lists, so an ARP storm
+of millions of requests costs a handful of counters, not a list of packets.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from netwhy.dissect.facts import ArpMessage
+from netwhy.expert.addresses import same_subnet
+
+MAX_FRAMES_KEPT = 32
+MAX_KEYS = 100_000  # per table; past it new keys are counted in `untracked`
+MAX_TARGETS_KEPT = 1024
+BROADCAST_OR_EMPTY = {"ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", ""}
+
+
+def _keep(frames: list[int], frame: int) -> None:
+    if len(frames) < MAX_FRAMES_KEPT:
+        frames.append(frame)
+
+
+@dataclass
+class ArpQuery:
+    """Requests from one asker for one target address, and the replies they drew."""
+
+    asker_ip: str
+    asker_mac: str
+    target_ip: str
+    first_time: float
+    last_time: float = 0.0
+    requests: int = 0
+    replies: int = 0
+    request_frames: list[int] = field(default_factory=list)
+    reply_frames: list[int] = field(default_factory=list)
+    answer_macs: set[str] = field(default_factory=set)
+
+
+@dataclass
+class AddressClaim:
+    """Which MACs said "this IP is at my MAC", in the order they said it."""
+
+    ip: str
+    macs: dict[str, list[int]] = field(default_factory=dict)  # mac -> frames
+    order: list[str] = field(default_factory=list)  # mac of each change of claimant, capped
+
+    def add(self, mac: str, frame: int) -> None:
+        frames = self.macs.setdefault(mac, [])
+        _keep(frames, frame)
+        if (not self.order or self.order[-1] != mac) and len(self.order) < MAX_FRAMES_KEPT:
+            self.order.append(mac)
+
+    @property
+    def interleaved(self) -> bool:
+        """A MAC claims the address again after another did: a live conflict."""
+        return len(self.order) > len(set(self.order))
+
+
+@dataclass
+class Announcement:
+    """Gratuitous ARP (sender and target address equal) or an RFC 5227 probe."""
+
+    ip: str
+    mac: str
+    probe: bool
+    count: int = 0
+    frames: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Asker:
+    """One station's ARP requests over time, for storm detection."""
+
+    mac: str
+    ip: str
+    requests: int = 0
+    peak: int = 0  # most requests inside one window
+    peak_time: float = 0.0
+    targets: set[str] = field(default_factory=set)
+    frames: list[int] = field(default_factory=list)
+    window: deque[float] = field(default_factory=deque)
+
+
+@dataclass
+class ArpObservations:
+    window_s: float = 1.0  # storm window, from the knowledge base
+    queries: dict[tuple[str, str], ArpQuery] = field(default_factory=dict)
+    claims: dict[str, AddressClaim] = field(default_factory=dict)
+    # mac -> addresses it answered for, on the asker's (hinted) subnet or off it
+    answered_on_subnet: dict[str, set[str]] = field(default_factory=dict)
+    answered_off_subnet: dict[str, set[str]] = field(default_factory=dict)
+    answer_frames: dict[str, list[int]] = field(default_factory=dict)
+    own_ips: dict[str, set[str]] = field(default_factory=dict)  # mac -> IPs it asks from
+    announcements: dict[tuple[str, str], Announcement] = field(default_factory=dict)
+    askers: dict[str, Asker] = field(default_factory=dict)
+    askers_answered: set[str] = field(default_factory=set)  # IPs that got any reply
+    untracked: int = 0
+
+    def add(self, arp: ArpMessage) -> None:
+        if arp.sender_ip == "0.0.0.0":
+            self._announce(arp, probe=True)
+            return
+        if arp.sender_ip == arp.target_ip:
+            self._announce(arp, probe=False)
+            self._claim(arp.sender_ip, arp.sender_mac, arp.frame)
+            return
+        self._claim(arp.sender_ip, arp.sender_mac, arp.frame)
+        if arp.opcode == 1:
+            self._request(arp)
+        elif arp.opcode == 2:
+            self._reply(arp)
+
+    def _bounded(self, table: dict, key) -> bool:
+        if key in table:
+            return True
+        if len(table) >= MAX_KEYS:
+            self.untracked += 1
+            return False
+        return True
+
+    def _claim(self, ip: str, mac: str, frame: int) -> None:
+        if mac in BROADCAST_OR_EMPTY or not self._bounded(self.claims, ip):
+            return
+        self.claims.setdefault(ip, AddressClaim(ip)).add(mac, frame)
+
+    def _announce(self, arp: ArpMessage, probe: bool) -> None:
+        ip = arp.target_ip if probe else arp.sender_ip
+        key = (ip, arp.sender_mac)
+        if not self._bounded(self.announcements, key):
+            return
+        found = self.announcements.setdefault(key, Announcement(ip, arp.sender_mac, probe))
+        found.count += 1
+        _keep(found.frames, arp.frame)
+
+    def _request(self, arp: ArpMessage) -> None:
+        key = (arp.sender_ip, arp.target_ip)
+        if self._bounded(self.queries, key):
+            query = self.queries.setdefault(
+                key, ArpQuery(arp.sender_ip, arp.sender_mac, arp.target_ip, arp.time)
+            )
+            query.requests += 1
+            query.last_time = arp.time
+            _keep(query.request_frames, arp.frame)
+        self.own_ips.setdefault(arp.sender_mac, set()).add(arp.sender_ip)
+        self._count_asker(arp)
+
+    def _reply(self, arp: ArpMessage) -> None:
+        self.askers_answered.add(arp.target_ip)
+        if self._bounded(self.answer_frames, arp.sender_mac):
+            # A station answers for its own address on the asker's subnet; an answer for an
+            # address off that subnet is a router answering on another's behalf (proxy ARP).
+            on_subnet = same_subnet(arp.sender_ip, arp.target_ip)
+            table = self.answered_on_subnet if on_subnet else self.answered_off_subnet
+            table.setdefault(arp.sender_mac, set()).add(arp.sender_ip)
+            _keep(self.answer_frames.setdefault(arp.sender_mac, []), arp.frame)
+        query = self.queries.get((arp.target_ip, arp.sender_ip))
+        if query is not None:
+            query.replies += 1
+            query.answer_macs.add(arp.sender_mac)
+            _keep(query.reply_frames, arp.frame)
+
+    def _count_asker(self, arp: ArpMessage) -> None:
+        if not self._bounded(self.askers, arp.sender_mac):
+            return
+        asker = self.askers.setdefault(arp.sender_mac, Asker(arp.sender_mac, arp.sender_ip))
+        asker.requests += 1
+        if len(asker.targets) < MAX_TARGETS_KEPT:
+            asker.targets.add(arp.target_ip)
+        window = asker.window
+        window.append(arp.time)
+        while window and window[0] <= arp.time - self.window_s:
+            window.popleft()
+        if len(window) > asker.peak:
+            asker.peak, asker.peak_time = len(window), arp.time
+            _keep(asker.frames, arp.frame)

@@ -1,0 +1,122 @@
+"""ARP (RFC 826): unanswered requests, proxy ARP (RFC 1027), two MACs for one address,
+gratuitous announcements and probes (RFC 5227), and request storms."""
+
+from __future__ import annotations
+
+from durable.lang import c, m, none, when_all
+from netwhy.expert.facts import evidence, finding
+from netwhy.expert.registry import register
+from netwhy.kb import load_knowledge_base
+
+UNANSWERED = register("arp.unanswered", "ARP requests for an address that nobody answered",
+                      ("arp.unanswered",))
+HOST_DOWN = register(
+    "arp.explains-host-unreachable",
+    "A router's host unreachable and its own unanswered ARP for that host: one diagnosis",
+    ("icmp.unreachable.host",),
+)
+PROXY = register("arp.proxy", "One MAC answers ARP for addresses that are not its own",
+                 ("arp.proxy",))
+DUPLICATE = register("arp.duplicate-ip", "Two or more MACs claim the same IPv4 address",
+                     ("arp.duplicate-ip",))
+GRATUITOUS = register("arp.gratuitous", "Gratuitous ARP announcements and RFC 5227 probes",
+                      ("arp.gratuitous",))
+STORM = register("arp.storm", "A station sends ARP requests far faster than normal",
+                 ("arp.storm",))
+# First three octets of virtual router MACs: VRRP (RFC 5798), HSRP v1/v2, GLBP.
+VIRTUAL_ROUTER_MACS = ("00:00:5e:00:01", "00:00:0c:07:ac", "00:00:0c:9f:f", "00:07:b4:00")
+
+
+def define() -> None:
+    kb = load_knowledge_base()
+    storm_requests = kb.threshold("arp.storm", "requests_per_window")
+    storm_window = kb.threshold("arp.storm", "window_s")
+    min_foreign = kb.threshold("arp.proxy", "min_foreign_ips")
+
+    @when_all(
+        c.finding << (m.kind == "finding") & (m.condition == "icmp.unreachable.host"),
+        c.arp << (m.kind == "arp_query") & (m.target == c.finding.dst) & (m.replies == 0),
+    )
+    def host_unreachable_with_arp(c):
+        evidence(c, HOST_DOWN, c.finding.fid, "arp-unanswered-for-host",
+                 {"arp_unanswered": True}, frames=c.arp.request_frames)
+
+    @when_all(
+        c.query << (m.kind == "arp_query") & (m.replies == 0),
+        m.kind == "end",
+        # The router's host unreachable already tells this story, with these frames.
+        none((m.kind == "finding") & (m.condition == "icmp.unreachable.host")
+             & (m.dst == c.query.target)),
+        # A sweep's thousand unanswered requests are one storm, not a thousand findings.
+        none((m.kind == "arp_asker") & (m.mac == c.query.asker_mac)
+             & (m.peak >= storm_requests)),
+    )
+    def unanswered(c):
+        query = c.query
+        if query.target_seen and not query.asker_answered:
+            # The target speaks ARP in this capture, and the asker's replies are all out of
+            # sight: the answer went by unicast past this capture point.
+            return
+        fid = finding(
+            c, UNANSWERED, query.key, "arp.unanswered", src=query.asker_ip, dst=query.target,
+            reporter=query.asker_ip, proto="arp", frames=query.request_frames,
+            count=query.requests, details={"mac": query.asker_mac},
+            features={"requests": query.requests, "asker_replies_seen": query.asker_answered,
+                      "target_off_subnet": query.off_subnet},
+        )
+        if not query.asker_answered:
+            evidence(c, UNANSWERED, fid, "replies-invisible")
+
+    @when_all(m.kind == "arp_responder")
+    def proxy(c):
+        if len(c.m.foreign) < min_foreign:
+            return
+        own = c.m.own[0] if c.m.own else c.m.mac
+        finding(
+            c, PROXY, c.m.key, "arp.proxy", src=own, dst=", ".join(c.m.foreign), reporter=own,
+            proto="arp", frames=c.m.frames, count=len(c.m.foreign),
+            details={"mac": c.m.mac, "ips": ", ".join(c.m.foreign)},
+            # It also answers for an address on the askers' own subnet: their router.
+            features={"foreign_ips": len(c.m.foreign), "answers_gateway": bool(c.m.own)},
+        )
+
+    @when_all(m.kind == "arp_claim")
+    def duplicate(c):
+        virtual = all(mac.startswith(VIRTUAL_ROUTER_MACS) for mac in c.m.macs)
+        fid = finding(
+            c, DUPLICATE, c.m.key, "arp.duplicate-ip", src=c.m.ip, dst=c.m.ip,
+            reporter=c.m.ip, proto="arp", frames=c.m.frames, count=len(c.m.macs),
+            details={"ip": c.m.ip, "macs": ", ".join(c.m.macs)},
+            features={"macs": len(c.m.macs), "virtual_mac": virtual,
+                      "interleaved": c.m.interleaved},
+        )
+        if virtual:
+            evidence(c, DUPLICATE, fid, "virtual-router-mac")
+
+    @when_all(m.kind == "arp_announcement")
+    def gratuitous(c):
+        finding(
+            c, GRATUITOUS, c.m.key, "arp.gratuitous", src=c.m.ip, dst=c.m.ip, reporter=c.m.ip,
+            proto="arp", frames=c.m.frames, count=c.m.count,
+            details={"ip": c.m.ip, "mac": c.m.mac},
+            features={"probe": c.m.probe, "conflict": False},
+        )
+
+    @when_all(
+        c.finding << (m.kind == "finding") & (m.condition == "arp.gratuitous"),
+        c.claim << (m.kind == "arp_claim") & (m.ip == c.finding.src),
+    )
+    def gratuitous_conflict(c):
+        evidence(c, GRATUITOUS, c.finding.fid, "announces-claimed-address", {"conflict": True},
+                 frames=c.claim.frames)
+
+    @when_all((m.kind == "arp_asker") & (m.peak >= storm_requests))
+    def storm(c):
+        rate = round(c.m.peak / storm_window, 1)
+        finding(
+            c, STORM, c.m.key, "arp.storm", src=c.m.ip, dst=f"{c.m.distinct} addresses",
+            reporter=c.m.ip, proto="arp", frames=c.m.frames, count=c.m.requests,
+            details={"rate": rate, "mac": c.m.mac, "targets": c.m.distinct},
+            features={"peak_rate": rate, "distinct_targets": c.m.distinct,
+                      "sequential_targets": c.m.sequential},
+        )

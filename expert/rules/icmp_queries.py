@@ -1,0 +1,70 @@
+"""Timestamp (13/14) and address mask (17/18) requests paired with their replies, and ICMP
+types netwhy has no entry for."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from durable.lang import m, when_all
+from netwhy.expert.facts import finding
+from netwhy.expert.registry import register
+from netwhy.kb import load_knowledge_base
+
+TIMESTAMP = register("query.timestamp", "Timestamp requests and their replies",
+                     ("icmp.timestamp",))
+MASK = register(
+    "query.address-mask",
+    "Address mask requests and replies; replies that disagree about the mask",
+    ("icmp.address-mask",),
+)
+UNKNOWN = register(
+    "icmp.unknown-type",
+    "An ICMP type (or a code of a known error) that no knowledge-base entry covers",
+    ("icmp.unknown-type",),
+)
+
+
+def define() -> None:
+    @when_all((m.kind == "icmp_query") & (m.query == "timestamp"))
+    def timestamp(c):
+        finding(
+            c, TIMESTAMP, c.m.key, "icmp.timestamp", src=c.m.src, dst=", ".join(c.m.targets),
+            reporter=c.m.src, proto="icmp", frames=c.m.frames, count=c.m.requests,
+            details={"requests": c.m.requests, "replies": c.m.replies},
+            features={"requests": c.m.requests, "unanswered": c.m.replies < c.m.requests},
+        )
+
+    @when_all((m.kind == "icmp_query") & (m.query == "address-mask"))
+    def address_mask(c):
+        masks = list(c.m.masks)
+        common = Counter(masks).most_common(1)[0][0] if masks else ""
+        odd = sorted({mask for mask in masks if mask != common})
+        finding(
+            c, MASK, c.m.key, "icmp.address-mask", src=c.m.src, dst=", ".join(c.m.targets),
+            reporter=c.m.src, proto="icmp", frames=c.m.frames,
+            count=c.m.requests,
+            details={"mask": ", ".join(odd) or common, "replies": c.m.replies},
+            features={"mask_disagrees": bool(odd), "unanswered": c.m.replies == 0},
+        )
+
+    @when_all(m.kind == "icmp_unknown")
+    def unknown_type(c):
+        _unknown(c, c.m.key, c.m.type, c.m.code, c.m.src, c.m.dst, c.m.frames, c.m.count)
+
+    @when_all(m.kind == "error")
+    def unknown_error_code(c):
+        if load_knowledge_base().for_icmp(c.m.type, c.m.code) is None:
+            _unknown(c, c.m.key, c.m.type, c.m.code, c.m.sender, c.m.receiver, c.m.frames,
+                     c.m.count)
+
+
+def _unknown(c, key, icmp_type, code, src, dst, frames, count) -> None:
+    known = load_knowledge_base().icmp_types.get(icmp_type)
+    finding(
+        c, UNKNOWN, key, "icmp.unknown-type", src=src, dst=dst, reporter=src, proto="icmp",
+        frames=frames, count=count,
+        details={"type": icmp_type, "code": code,
+                 "name": known.name if known else "unassigned",
+                 "status": known.status if known else "unassigned"},
+        features={"type": icmp_type},
+    )

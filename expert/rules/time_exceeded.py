@@ -1,0 +1,80 @@
+"""Time Exceeded (type 11): traceroute probes reported as a path, and routing loops, seen either
+as the same datagram passing again with less TTL or as a normal datagram running out of TTL."""
+
+from __future__ import annotations
+
+from durable.lang import c, m, when_all
+from netwhy.expert.facts import evidence, finding
+from netwhy.expert.registry import register
+from netwhy.kb import load_knowledge_base
+
+TRACEROUTE = register(
+    "time-exceeded.traceroute",
+    "Time-exceeded answers to traceroute probes: a path, not a fault",
+    ("icmp.ttl-exceeded",),
+)
+FINAL_HOP = register(
+    "traceroute.final-hop",
+    "A port unreachable for a traceroute probe from its destination: the trace arrived",
+    ("icmp.unreachable.port",),
+)
+LOOP_BY_TTL = register(
+    "time-exceeded.normal-ttl-ran-out",
+    "A datagram that left with an ordinary TTL ran out of it: it went round a loop",
+    ("icmp.routing-loop",),
+)
+LOOP_SEEN = register(
+    "routing-loop.sighting",
+    "The same datagram passes the capture point again and again, each time with less TTL",
+    ("icmp.routing-loop",),
+)
+# Classic traceroute aims UDP probes at ports 33434 and up (one per probe).
+TRACEROUTE_PORTS = range(33434, 33535)
+_TTL_EXCEEDED = (
+    c.finding << (m.kind == "finding") & (m.condition == "icmp.ttl-exceeded"),
+    c.error << (m.kind == "error") & (m.key == c.finding.origin),
+)
+
+
+def define() -> None:
+    kb = load_knowledge_base()
+    min_origin_ttl = kb.threshold("icmp.routing-loop", "min_origin_ttl")
+    min_passes = kb.threshold("icmp.routing-loop", "min_passes")
+
+    @when_all(*_TTL_EXCEEDED)
+    def probe_or_loop(c):
+        error = c.error
+        probe = (error.q_proto == "udp" and error.q_dport in TRACEROUTE_PORTS) or (
+            0 < error.origin_ttl < min_origin_ttl)
+        features = {"origin_ttl": error.origin_ttl, "traceroute": probe}
+        if probe:
+            evidence(c, TRACEROUTE, c.finding.fid, "traceroute-probe", features)
+        elif error.origin_ttl >= min_origin_ttl:
+            finding(
+                c, LOOP_BY_TTL, error.key, "icmp.routing-loop", src=error.q_src,
+                dst=error.q_dst, reporter=error.sender, proto=error.q_proto, frames=error.frames,
+                count=error.count, features=features,
+            )
+            evidence(c, LOOP_BY_TTL, c.finding.fid, supersedes=True)
+        else:
+            evidence(c, TRACEROUTE, c.finding.fid, features=features)
+
+    @when_all(
+        c.finding << (m.kind == "finding") & (m.condition == "icmp.unreachable.port"),
+        c.error << (m.kind == "error") & (m.key == c.finding.origin) & (m.q_proto == "udp"),
+        c.trace << (m.kind == "finding") & (m.condition == "icmp.ttl-exceeded")
+        & (m.src == c.finding.src) & (m.dst == c.finding.dst),
+    )
+    def final_hop(c):
+        if c.error.q_dport in TRACEROUTE_PORTS:
+            evidence(c, FINAL_HOP, c.finding.fid, "traceroute-final-hop", {"traceroute": True},
+                     tag=c.trace.fid)
+
+    @when_all((m.kind == "loop_sighting") & (m.passes >= min_passes))
+    def sighting(c):
+        finding(
+            c, LOOP_SEEN, c.m.key, "icmp.routing-loop", src=c.m.src, dst=c.m.dst,
+            reporter="", proto=c.m.proto, frames=c.m.frames, count=c.m.passes,
+            details={"ttls": f"{c.m.first_ttl} down to {c.m.last_ttl}"},
+            features={"loop_sighting": True, "origin_ttl": c.m.first_ttl},
+        )
