@@ -16,6 +16,14 @@ def same_subnet(a: str, b: str, prefix: int = HINT_PREFIX) -> bool:
         return False
 
 
+def is_multicast_or_broadcast(address: str) -> bool:
+    try:
+        parsed = ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return parsed.is_multicast or address == "255.255.255.255"
+
+
 def is_sweep(targets: set[str]) -> bool:
     """Most targets sit next to another target: someone walking through an address range."""
     try:

@@ -103,6 +103,8 @@ class ArpObservations:
         if arp.sender_ip == "0.0.0.0":
             self._announce(arp, probe=True)
             return
+        if arp.target_ip == "0.0.0.0":
+            return  # asks for no address: malformed or a tool's oddity, not a lookup to judge
         if arp.sender_ip == arp.target_ip:
             self._announce(arp, probe=False)
             self._claim(arp.sender_ip, arp.sender_mac, arp.frame)

@@ -20,6 +20,7 @@ from netwhy.expert.rules import (
     icmp_queries,
     parameter_problem,
     path_mtu,
+    port_sweep,
     redirect,
     time_exceeded,
 )
@@ -30,7 +31,7 @@ RULESET = "netwhy"
 END = {"kind": "end", "key": "end"}
 _RULE_MODULES = (
     icmp_errors, path_mtu, redirect, time_exceeded, parameter_problem, icmp_queries, echo, arp,
-    address_mask,
+    address_mask, port_sweep,
 )
 _session_ids = itertools.count()
 

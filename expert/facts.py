@@ -17,6 +17,7 @@ from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
 
 MAX_ECHO_FACTS = 10_000  # echo pairs handed to the engine; a sweep beyond this is cut short
+MAX_SWEEP_FRAMES = 64
 
 
 def microseconds(seconds: float) -> int:
@@ -96,7 +97,25 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
             "proto": loop.proto, "passes": len(loop.ttls), "first_ttl": loop.ttls[0],
             "last_ttl": loop.ttls[-1], "frames": list(loop.frames),
         }
+    yield from sweep_facts(seen)
     yield from arp_facts(seen.arp, answered_by)
+
+
+def sweep_facts(seen: Observations) -> Iterator[dict[str, Any]]:
+    """Port unreachables from one host to one source, counted across ports."""
+    sweeps: dict[tuple[str, str], list[ErrorGroup]] = {}
+    for group in seen.errors.values():
+        if (group.type, group.code, group.proto) == (3, 3, "udp") and group.sender == group.q_dst:
+            sweeps.setdefault((group.q_src, group.q_dst), []).append(group)
+    for (src, dst), groups in sweeps.items():
+        ports = {group.q_dport for group in groups}
+        if len(ports) > 1:
+            frames = sorted(frame for group in groups for frame in group.frames)
+            yield {
+                "kind": "port_sweep", "key": f"sweep:{src}:{dst}", "src": src, "dst": dst,
+                "ports": len(ports), "messages": sum(group.count for group in groups),
+                "frames": frames[:MAX_SWEEP_FRAMES],
+            }
 
 
 def arp_facts(

@@ -467,3 +467,24 @@ def crafted_unknown_type(out: Path) -> list[Path]:
     timed += [(2.0, to_server / esp), (2.0004, to_client / photuris)]
     return crafted.save(out, timed)
 
+
+
+# --- port sweep -----------------------------------------------------------------------------
+
+
+@scenario(
+    "udp-port-sweep",
+    "a client sends one UDP datagram to each of 30 ports on a server where none listens",
+    conditions=("icmp.unreachable.port-sweep",),
+    errors=((3, 3),),
+)
+def udp_port_sweep(out: Path) -> list[Path]:
+    with Topology() as t:
+        segment(t)
+        # Linux answers at most about one port unreachable a second per peer; a scan target
+        # with the limit off shows every closed port.
+        t.sysctl("server", "net.ipv4.icmp_ratelimit", "0")
+        with t.capture("client", "eth0", out):
+            t.run("client", traffic("udp-probes", LOCAL_SERVER, "--port", "1000",
+                                    "--max-ttl", "1", "--per-ttl", "30", "--gap", "0.02"))
+    return [out]

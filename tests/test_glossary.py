@@ -182,3 +182,35 @@ def test_clean_captures_raise_no_error_or_warning() -> None:
             continue
         found = explain_json(capture)["diagnoses"]
         assert [d["condition"] for d in found if d["severity"] in ("error", "warning")] == []
+
+
+def test_udp_port_sweep_is_one_finding() -> None:
+    found = diagnoses("udp-port-sweep")
+    assert [d["condition"] for d in found] == ["icmp.unreachable.port-sweep"]
+    sweep = found[0]
+    assert sweep["details"]["ports"] == 30 and sweep["severity"] == "note"
+    assert sweep["causes"][0]["id"] == "port-scan"
+
+
+def test_repeated_arp_requests_are_trusted_single_ones_are_not() -> None:
+    repeated = only("arp-unanswered", "arp.unanswered")
+    assert "asked-again" in {term["name"] for term in repeated["terms"]}
+    assert repeated["severity"] == "warning"
+    single = only("host-down-behind-router.server-side", "arp.unanswered")
+    assert single["severity"] == "warning"  # the router asked three times
+    public = explain_json(PUBLIC / "zeek" / "arp-who-has.pcap")["diagnoses"]
+    assert public == []
+
+
+
+SHARED = CAPTURES.parents[2] / "shared" / "captures" / "public"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside this clone")
+def test_errors_about_multicast_break_the_rfcs() -> None:
+    # A VirtualBox NAT router answering link-local IGMP reports (TTL 1) with time exceeded.
+    found = explain_json(SHARED / "markofu-pcaps" / "suspicious-time.pcap")["diagnoses"]
+    exceeded = [d for d in found if d["condition"] == "icmp.ttl-exceeded"]
+    assert exceeded and all(d["subject"]["dst"] == "224.0.0.22" for d in exceeded)
+    assert all("about-multicast" in {t["name"] for t in d["terms"]} for d in exceeded)
+    assert all(d["severity"] == "note" for d in exceeded)

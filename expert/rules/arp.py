@@ -32,6 +32,7 @@ def define() -> None:
     storm_requests = kb.threshold("arp.storm", "requests_per_window")
     storm_window = kb.threshold("arp.storm", "window_s")
     min_foreign = kb.threshold("arp.proxy", "min_foreign_ips")
+    repeats = kb.threshold("arp.unanswered", "repeats_mean_no_answer")
 
     @when_all(
         c.finding << (m.kind == "finding") & (m.condition == "icmp.unreachable.host"),
@@ -64,7 +65,9 @@ def define() -> None:
             features={"requests": query.requests, "asker_replies_seen": query.asker_answered,
                       "target_off_subnet": query.off_subnet},
         )
-        if not query.asker_answered:
+        if query.requests >= repeats:
+            evidence(c, UNANSWERED, fid, "asked-again")
+        elif not query.asker_answered:
             evidence(c, UNANSWERED, fid, "replies-invisible")
 
     @when_all(m.kind == "arp_responder")

@@ -4,6 +4,7 @@ to the conversation it quotes, and judge its sender."""
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
+from netwhy.expert.addresses import is_multicast_or_broadcast
 from netwhy.expert.facts import evidence, finding
 from netwhy.expert.registry import ANY_ICMP_CONDITION, register
 from netwhy.kb import load_knowledge_base
@@ -54,13 +55,15 @@ def define() -> None:
             return  # an unassigned code: icmp.unknown-type's rule speaks for it
         # A datagram from a well-known port to an ephemeral one has the shape of an answer.
         reply_shaped = 0 < c.m.q_sport < 1024 <= c.m.q_dport
-        finding(
+        fid = finding(
             c, CLASSIFY, c.m.key, condition.id, src=c.m.q_src, dst=c.m.q_dst,
             reporter=c.m.sender, frames=c.m.frames, proto=c.m.q_proto, sport=c.m.q_sport,
             dport=c.m.q_dport, count=c.m.count, details=_details(c.m),
             features={"proto": c.m.q_proto, "dport": c.m.q_dport, "count": c.m.count,
                       "code": c.m.code, "reply_shaped": reply_shaped},
         )
+        if is_multicast_or_broadcast(c.m.q_dst):
+            evidence(c, CLASSIFY, fid, "about-multicast")
 
     @when_all(
         *_ERROR_FINDING,
