@@ -25,6 +25,21 @@ def diagnosis_score(
     return round(min(1.0, max(0.0, total)), 3), tuple(parts)
 
 
+def ranked_remedies(condition: Condition, causes: tuple[RankedCause, ...]) -> tuple[str, ...]:
+    """Remedies for the likeliest causes first; remedies for any cause keep their place among
+    them by the score of the top cause; ties keep the knowledge base's order."""
+    score = {cause.id: cause.score for cause in causes}
+    top = causes[0].score if causes else 0.0
+
+    def weight(index_and_remedy):
+        index, remedy = index_and_remedy
+        best = max((score.get(cause, 0.0) for cause in remedy.causes), default=top)
+        return (-best, index)
+
+    ordered = sorted(enumerate(condition.remedies), key=weight)
+    return tuple(remedy.text for _, remedy in ordered)
+
+
 def ranked_causes(condition: Condition, features: dict[str, Any]) -> tuple[RankedCause, ...]:
     weighed = []
     for cause in condition.causes:

@@ -17,6 +17,7 @@ from netwhy.kb.model import (
     IcmpType,
     KnowledgeBase,
     Reference,
+    Remedy,
     Threshold,
 )
 
@@ -107,8 +108,15 @@ def _condition(document: dict[str, Any], path: Path) -> Condition:
         )
         for cause in document["causes"]
     )
-    if len({cause.id for cause in causes}) != len(causes):
+    cause_ids = {cause.id for cause in causes}
+    if len(cause_ids) != len(causes):
         raise KnowledgeBaseError(f"{path}: causes: two causes share an id")
+    for index, item in enumerate(document["remedies"]):
+        unknown = set(item["causes"]) - cause_ids if isinstance(item, dict) else set()
+        if unknown:
+            raise KnowledgeBaseError(
+                f"{path}: remedies[{index}].causes: no cause named {sorted(unknown)[0]!r}"
+            )
     return Condition(
         id=document["id"],
         title=document["title"],
@@ -120,7 +128,10 @@ def _condition(document: dict[str, Any], path: Path) -> Condition:
         sender=document["sender"],
         meaning=" ".join(document["meaning"].split()),
         causes=causes,
-        remedies=tuple(document["remedies"]),
+        remedies=tuple(
+            Remedy(item) if isinstance(item, str) else Remedy(item["text"], tuple(item["causes"]))
+            for item in document["remedies"]
+        ),
         falsepositives=tuple(document["falsepositives"]),
         references=tuple(
             Reference(rfc=ref["rfc"], note=ref["note"], section=ref.get("section"))

@@ -38,6 +38,12 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class Remedy:
+    text: str
+    causes: tuple[str, ...] = ()  # empty: applies whatever the cause
+
+
+@dataclass(frozen=True)
 class Reference:
     rfc: int
     note: str
@@ -66,7 +72,7 @@ class Condition:
     sender: str
     meaning: str
     causes: tuple[Cause, ...]
-    remedies: tuple[str, ...]
+    remedies: tuple[Remedy, ...]
     falsepositives: tuple[str, ...]
     references: tuple[Reference, ...]
     base_score: float
