@@ -11,7 +11,8 @@ import os
 from typing import Any
 
 from durable.lang import assert_fact as engine_assert
-from durable.lang import delete_state, get_facts, m, ruleset, when_all
+from durable.lang import delete_state, m, ruleset, when_all
+from netwhy.expert.facts import CONCLUSIONS
 from netwhy.expert.rules import (
     address_mask,
     arp,
@@ -47,16 +48,19 @@ with ruleset(RULESET):
 
 
 def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Assert the observations, let the rules chain, and return every fact the session holds."""
+    """Assert the observations, let the rules chain, and return what they concluded: findings
+    and the evidence attached to them."""
     if not facts:
         return []  # durable-rules only creates a session on its first fact
     sid = f"{os.getpid()}-{next(_session_ids)}"
+    CONCLUSIONS[sid] = []
     try:
         for fact in [*facts, END]:
             engine_assert(RULESET, {"sid": sid, **fact})
-        return list(get_facts(RULESET, sid))
+        return CONCLUSIONS[sid]
     finally:
         delete_state(RULESET, sid)
+        del CONCLUSIONS[sid]
 
 
 __all__ = ["RULESET", "run_rules"]

@@ -190,12 +190,15 @@ def finding(
     with the features its rule saw. Returns the finding's id."""
     # Two rules (or one rule for two reasons) may find the same condition: both count.
     fid = f"{condition}@{origin}#{rule}{tag}"
-    c.assert_fact({
+    fact = {
         "kind": "finding", "fid": fid, "origin": origin, "condition": condition,
         "src": src, "dst": dst,
         "proto": proto, "sport": sport, "dport": dport, "reporter": reporter, "count": count,
         "frames": list(frames), "details": details or {},
-    })
+    }
+    conclude(c, fact)
+    # Into the engine too, without the bulky parts: other rules join on findings.
+    c.assert_fact({key: value for key, value in fact.items() if key not in ("frames", "details")})
     evidence(c, rule, fid, features=features)
     return fid
 
@@ -215,8 +218,17 @@ def evidence(
     """Assert one piece of evidence about a finding, from inside a rule's action.
     `supersedes`: a more specific finding replaces this one (a redirect found ignored is
     reported as icmp.redirect.ignored, not also as icmp.redirect)."""
-    c.assert_fact({
+    conclude(c, {
         "kind": "evidence", "eid": f"{fid}/{rule}/{term}/{tag}", "fid": fid, "rule": rule,
-        "term": term, "features": features or {}, "frames": frames or [], "cid": cid,
+        "term": term, "features": features or {}, "frames": list(frames or []), "cid": cid,
         "details": details or {}, "supersedes": supersedes,
     })
+
+
+# Conclusions of each running session, by session id. Only findings also enter the engine
+# (rules join on them); evidence is final, and durable-rules costs kilobytes per fact.
+CONCLUSIONS: dict[str, list[dict[str, Any]]] = {}
+
+
+def conclude(c: Any, fact: dict[str, Any]) -> None:
+    CONCLUSIONS[c.s.sid].append(fact)
