@@ -53,9 +53,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explain.add_argument("capture", help="pcap or pcapng file (never modified)")
-    explain.add_argument("--json", action="store_true", help="print one JSON object")
-    explain.add_argument("--host", type=_address, help="only conversations with this IPv4 host")
-    explain.add_argument("--port", type=_port, help="only conversations to or from this port")
+    _add_target_options(explain)
+    shown = explain.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--format", choices=("text", "json", "jsonl"), default="text",
+        help="text (default), one JSON object, or one JSON object per diagnosis per line",
+    )
+    shown.add_argument("--json", action="store_const", const="json", dest="format",
+                       help="same as --format json")
+    shown.add_argument("--summary", action="store_true",
+                       help="counts by severity and condition, like tshark -z expert")
+    shown.add_argument("--filter", action="store_true",
+                       help="print a Wireshark display filter selecting every evidence frame")
     explain.add_argument(
         "--explain-score", action="store_true", help="show the terms behind every score"
     )
@@ -64,21 +73,43 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 if a finding is at or above SEVERITY (error, warning, note, chat)",
     )
     explain.set_defaults(run=_run_explain)
+
+    annotate = commands.add_parser(
+        "annotate",
+        help="write a copy of the capture with the findings as packet comments",
+        description="Write OUTPUT (pcapng): a copy of CAPTURE in which every evidence frame "
+        "carries a packet comment per diagnosis (condition, summary, likeliest cause) and the "
+        "file carries a summary comment. Wireshark shows them in the packet list and in "
+        "Expert Info; tshark reads them as frame.comment. The input is never modified.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    annotate.add_argument("capture", help="pcap or pcapng file (never modified)")
+    annotate.add_argument("output", help="the annotated copy to write (pcapng)")
+    _add_target_options(annotate)
+    annotate.set_defaults(run=_run_annotate)
     return parser
+
+
+def _add_target_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--host", type=_address, help="only findings about this IPv4 host")
+    command.add_argument("--port", type=_port, help="only findings about this port")
 
 
 def _run_explain(arguments: argparse.Namespace) -> int:
     # Imported here so that `netwhy --help` stays instant.
-    from netwhy.expert.analyze import analyze
-    from netwhy.render import json_report, terminal
+    from netwhy.render import json_report, summary, terminal
 
-    report = analyze(arguments.capture)
-    report.diagnoses = [
-        d for d in report.diagnoses
-        if _concerns(d.subject, d.reporter, arguments.host, arguments.port)
-    ]
-    if arguments.json:
+    report = _analysed(arguments)
+    if arguments.summary:
+        summary.write(report, sys.stdout)
+    elif arguments.filter:
+        print(json_report.display_filter(report))
+    elif arguments.format == "json":
         print(json_report.dumps(report))
+    elif arguments.format == "jsonl":
+        for line in json_report.lines(report):
+            print(line)
     else:
         terminal.write(report, sys.stdout, explain_score=arguments.explain_score,
                        color=sys.stdout.isatty())
@@ -92,6 +123,36 @@ def _run_explain(arguments: argparse.Namespace) -> int:
         if any(SEVERITY_ORDER[d.severity] >= floor for d in report.diagnoses):
             return ExitCode.FINDINGS
     return ExitCode.OK
+
+
+def _run_annotate(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from netwhy.dissect.tshark import tshark_path_and_version
+    from netwhy.render.annotate import annotate, find_editcap
+
+    report = _analysed(arguments)
+    editcap = find_editcap(tshark_path_and_version()[0])
+    done = annotate(report, Path(arguments.capture), Path(arguments.output), editcap)
+    print(f"{done.output}: {done.comments} comments on {done.frames} frames, "
+          f"{len(report.diagnoses)} diagnoses")
+    if report.truncated:
+        print(f"netwhy: {arguments.capture}: {_one_line(report.truncated)}; analysed and "
+              "copied up to the damage", file=sys.stderr)
+        return ExitCode.TRUNCATED
+    return ExitCode.OK
+
+
+def _analysed(arguments: argparse.Namespace):
+    """The capture's report, keeping only the diagnoses about --host and --port."""
+    from netwhy.expert.analyze import analyze
+
+    report = analyze(arguments.capture)
+    report.diagnoses = [
+        d for d in report.diagnoses
+        if _concerns(d.subject, d.reporter, arguments.host, arguments.port)
+    ]
+    return report
 
 
 def _concerns(subject, reporter: str, host: str | None, port: int | None) -> bool:

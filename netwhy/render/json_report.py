@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
+
+from packaging.version import Version
 
 from netwhy.expert.analyze import Report
 
@@ -23,3 +26,19 @@ def as_dict(report: Report) -> dict[str, Any]:
 def dumps(report: Report) -> str:
     # ensure_ascii: any odd byte from a packet arrives escaped, never raw.
     return json.dumps(as_dict(report), indent=2, ensure_ascii=True)
+
+
+def lines(report: Report) -> Iterator[str]:
+    """`--format jsonl`: one diagnosis per line, each carrying its capture, for pipelines."""
+    for diagnosis in report.diagnoses:
+        yield json.dumps({"capture": report.capture, **diagnosis.to_dict()}, ensure_ascii=True)
+
+
+def display_filter(report: Report) -> str:
+    """A Wireshark display filter selecting every evidence frame of the report."""
+    frames = sorted({frame for d in report.diagnoses for frame in d.evidence})
+    if not frames:
+        return "frame.number == 0"  # matches nothing: there is no evidence to jump to
+    # Wireshark 4.0 wants commas between set members; older versions wanted spaces.
+    separator = "," if Version(report.tshark_version) >= Version("4.0") else " "
+    return "frame.number in {" + separator.join(str(frame) for frame in frames) + "}"
