@@ -84,6 +84,28 @@ def test_packets_and_timestamps_survive_byte_for_byte(tmp_path: Path) -> None:
         assert packets(out) == packets(capture)
 
 
+def tshark_view(path: Path) -> list[str]:
+    """Per frame: epoch time to the nanosecond, length, link type and interface."""
+    lines = subprocess.run(
+        ["tshark", "-r", str(path), "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len",
+         "-e", "frame.cap_len", "-e", "frame.encap_type", "-e", "frame.interface_id"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    # Classic pcap has a single, unnumbered interface; pcapng numbers it 0.
+    return [line + "0" if line.endswith("\t") else line for line in lines]
+
+
+def test_precision_link_type_and_interfaces_survive(tmp_path: Path) -> None:
+    nanoseconds = tmp_path / "nano.pcap"
+    subprocess.run(["editcap", "-F", "nsecpcap", str(AFS), str(nanoseconds)], check=True)
+    merged = tmp_path / "two-interfaces.pcapng"  # Ethernet and Linux cooked, two interfaces
+    subprocess.run(["mergecap", "-w", str(merged), str(NARROW),
+                    str(PUBLIC / "zeek" / "linuxsll-arp.pcap")], check=True)
+    for capture in (nanoseconds, merged):
+        out = tmp_path / f"{capture.stem}.annotated.pcapng"
+        assert run_netwhy("annotate", str(capture), str(out)).returncode == 0
+        assert tshark_view(out) == tshark_view(capture)
+
+
 def test_capture_comment_and_existing_comments_are_kept(tmp_path: Path) -> None:
     commented = tmp_path / "commented.pcapng"
     subprocess.run(["editcap", "-F", "pcapng", "-a", "4:an engineer's note", "-a", "1:first",
