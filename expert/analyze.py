@@ -8,6 +8,7 @@ from pathlib import Path
 
 from netwhy.dissect import CaptureReader
 from netwhy.expert.assemble import assemble
+from netwhy.expert.conversations import Conversation, conversations
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.engine import run_rules
 from netwhy.expert.facts import error_fact, observation_facts, service_fact
@@ -23,6 +24,7 @@ class Report:
     diagnoses: list[Diagnosis]
     truncated: str | None = None
     notes: list[str] = field(default_factory=list)
+    conversations: list[Conversation] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -33,6 +35,7 @@ def analyze(path: Path | str) -> Report:
     seen = observe(reader.facts(), arp_window_s=kb.threshold("arp.storm", "window_s"))
     dissected = time.perf_counter()
     diagnoses = diagnose(seen, kb)
+    attempts = conversations(seen, diagnoses)
     finished = time.perf_counter()
     summary = reader.summary
     assert summary is not None  # facts() ran to its end
@@ -50,6 +53,7 @@ def analyze(path: Path | str) -> Report:
         diagnoses=diagnoses,
         truncated=summary.truncated,
         notes=notes,
+        conversations=attempts,
         timings={
             "dissect_s": round(dissected - started, 3),
             "rules_s": round(finished - dissected, 3),

@@ -16,6 +16,7 @@ from netwhy.expert.facts import CONCLUSIONS
 from netwhy.expert.rules import (
     address_mask,
     arp,
+    conversations,
     echo,
     icmp_errors,
     icmp_queries,
@@ -32,7 +33,7 @@ RULESET = "netwhy"
 END = {"kind": "end", "key": "end"}
 _RULE_MODULES = (
     icmp_errors, path_mtu, redirect, time_exceeded, parameter_problem, icmp_queries, echo, arp,
-    address_mask, port_sweep,
+    address_mask, port_sweep, conversations,
 )
 _session_ids = itertools.count()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from netwhy.expert.addresses import is_sweep, same_subnet
+from netwhy.expert.addresses import is_multicast_or_broadcast, is_sweep, same_subnet
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
 
@@ -97,8 +97,40 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
             "proto": loop.proto, "passes": len(loop.ttls), "first_ttl": loop.ttls[0],
             "last_ttl": loop.ttls[-1], "frames": list(loop.frames),
         }
+    yield from attempt_facts(seen, answered_by)
     yield from sweep_facts(seen)
     yield from arp_facts(seen.arp, answered_by)
+
+
+def attempt_facts(
+    seen: Observations, answered_by: dict[str, set[str]]
+) -> Iterator[dict[str, Any]]:
+    """TCP and UDP attempts that got no reply (refused, answered by ICMP, or silent), with
+    what the rest of the capture says about both ends."""
+    clients_answered = set().union(*answered_by.values()) if answered_by else set()
+    resolved: dict[str, bool] = {}  # ARP target -> whether anyone got its address
+    for query in seen.arp.queries.values():
+        answered = bool(query.replies) or query.target_ip in seen.arp.claims
+        resolved[query.target_ip] = resolved.get(query.target_ip, False) or answered
+    for service in seen.services.values():
+        if service.proto == "icmp" or service.replies:
+            continue
+        answerers = answered_by.get(service.dst, set())
+        yield {
+            "kind": "attempt", "key": f"attempt:{service.cid}", "cid": service.cid,
+            "proto": service.proto, "src": service.src, "dst": service.dst,
+            "dport": service.dport, "attempts": service.attempts, "refused": service.refused,
+            "request_frames": list(service.request_frames),
+            "reply_frames": list(service.reply_frames),
+            "first_time_us": microseconds(service.first_time or 0.0),
+            "end_time_us": microseconds(seen.end_time),
+            "dst_answers_client": service.src in answerers,
+            "dst_answers_others": bool(answerers - {service.src}),
+            "client_gets_replies": service.src in clients_answered,
+            "arp_answered": resolved.get(service.dst) is True,
+            "arp_unanswered": resolved.get(service.dst) is False,
+            "multicast": is_multicast_or_broadcast(service.dst),
+        }
 
 
 def sweep_facts(seen: Observations) -> Iterator[dict[str, Any]]:

@@ -100,6 +100,7 @@ class ServiceAttempts:
     request_frames: list[int] = field(default_factory=list)
     reply_frames: list[int] = field(default_factory=list)
     first_time: float | None = None
+    last_time: float = 0.0  # the latest attempt
     first_reply_time: float | None = None
     rtt_total: float = 0.0  # echo only: round trips of matched request/reply pairs
     rtt_count: int = 0
@@ -110,6 +111,7 @@ class ServiceAttempts:
             self.request_frames.append(frame)
         if self.first_time is None:
             self.first_time = time
+        self.last_time = max(self.last_time, time)
 
     def reply(self, frame: int | None, time: float, count: int = 1) -> None:
         self.replies += count
@@ -165,6 +167,7 @@ class Observations:
     recent: OrderedDict[DatagramKey, tuple[int, int]] = field(default_factory=OrderedDict)
     pending_echo: OrderedDict[tuple[str, str, int, int], float] = field(default_factory=OrderedDict)
     untracked_conversations: int = 0  # conversations past MAX_CONVERSATIONS, counted only
+    end_time: float = 0.0  # the last packet's time, as far as netwhy saw
 
     def answering_hosts(self) -> dict[str, set[str]]:
         """Hosts that answered someone, with the clients they answered."""
@@ -188,6 +191,10 @@ def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
     seen = Observations(arp=ArpObservations(window_s=arp_window_s))
     udp_first: dict[tuple[str, int, str, int], UdpFirst] = {}
     for fact in facts:
+        if isinstance(fact, UdpConversation):
+            seen.end_time = max(seen.end_time, fact.start + fact.duration)
+        else:
+            seen.end_time = max(seen.end_time, fact.time)
         if isinstance(fact, IcmpMessage):
             _observe_icmp(seen, fact)
         elif isinstance(fact, TcpControl):

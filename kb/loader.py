@@ -145,7 +145,11 @@ def _condition(document: dict[str, Any], path: Path) -> Condition:
         proves=tuple(document.get("proves", [])),
         related=tuple(document.get("related", [])),
         thresholds={
-            name: Threshold(value=entry["value"], reason=entry["reason"])
+            name: Threshold(
+                value=tuple(entry["value"]) if isinstance(entry["value"], list)
+                else entry["value"],
+                reason=entry["reason"],
+            )
             for name, entry in document.get("thresholds", {}).items()
         },
         scenario=document.get("scenario"),

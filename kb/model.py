@@ -56,7 +56,7 @@ class Reference:
 
 @dataclass(frozen=True)
 class Threshold:
-    value: float
+    value: float | tuple[float, ...]  # a number, or a list of them (e.g. ports)
     reason: str
 
 
@@ -109,7 +109,7 @@ class KnowledgeBase:
     evidence: dict[str, EvidenceTerm]
     icmp_types: dict[int, IcmpType] = field(default_factory=dict)
 
-    def threshold(self, condition_id: str, name: str) -> float:
+    def threshold(self, condition_id: str, name: str) -> Any:
         """A number a rule needs, read from the condition's `thresholds` (never from code)."""
         try:
             return self.conditions[condition_id].thresholds[name].value

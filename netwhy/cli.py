@@ -74,6 +74,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(run=_run_explain)
 
+    why = commands.add_parser(
+        "why",
+        help="why did a conversation fail: each attempt, its outcome, competing explanations",
+        description="For each conversation to TARGET (HOST, HOST:PORT, HOST:PORT/udp, or a "
+        "Wireshark display filter): its outcome and, for a failure, the competing "
+        "explanations with the evidence for and against each. Without TARGET: the failed "
+        "conversations of the capture, worst first.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    why.add_argument("capture", help="pcap or pcapng file (never modified)")
+    why.add_argument("target", nargs="?", default="",
+                     help="HOST, HOST:PORT, HOST:PORT/tcp|udp, or a display filter")
+    why.add_argument("--json", action="store_true", help="print one JSON object")
+    why.add_argument("--explain-score", action="store_true",
+                     help="show the terms behind every score")
+    why.set_defaults(run=_run_why)
+
     annotate = commands.add_parser(
         "annotate",
         help="write a copy of the capture with the findings as packet comments",
@@ -122,6 +140,40 @@ def _run_explain(arguments: argparse.Namespace) -> int:
         floor = SEVERITY_ORDER[arguments.fail_on]
         if any(SEVERITY_ORDER[d.severity] >= floor for d in report.diagnoses):
             return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def _run_why(arguments: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from netwhy.dissect.tshark import tshark_path_and_version
+    from netwhy.expert.analyze import analyze
+    from netwhy.render import why
+    from netwhy.target import parse_target
+
+    report = analyze(arguments.capture)
+    if arguments.target:
+        tshark = tshark_path_and_version()[0]
+        target = parse_target(arguments.target, Path(arguments.capture), tshark)
+        found = [v for v in report.conversations if target.matches(v)]
+    else:
+        found = [v for v in report.conversations if v.failed]
+    if arguments.json:
+        print(json.dumps({
+            "capture": report.capture, "target": arguments.target, "packets": report.packets,
+            "truncated": report.truncated,
+            "conversations": [
+                {**v.to_dict(), "diagnoses": [d.to_dict() for d in v.diagnoses]} for v in found
+            ],
+        }, indent=2, ensure_ascii=True))
+    else:
+        why.write(report.capture, arguments.target, found, sys.stdout,
+                  explain_score=arguments.explain_score)
+    if report.truncated:
+        print(f"netwhy: {arguments.capture}: {_one_line(report.truncated)}; analysed up to "
+              "the damage", file=sys.stderr)
+        return ExitCode.TRUNCATED
     return ExitCode.OK
 
 

@@ -33,6 +33,12 @@ class NetwhyError(Exception):
         self.message = message
 
 
+class BadTarget(NetwhyError):
+    """A `why` target that is neither an address nor a valid display filter."""
+
+    exit_code = ExitCode.USAGE
+
+
 class UnreadableInput(NetwhyError):
     exit_code = ExitCode.UNREADABLE
 

@@ -20,6 +20,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "notes": report.notes,
         "timings": report.timings,
         "diagnoses": [diagnosis.to_dict() for diagnosis in report.diagnoses],
+        "conversations": [conversation.to_dict() for conversation in report.conversations],
     }
 
 

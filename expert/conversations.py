@@ -1,0 +1,90 @@
+"""Every conversation attempt in the capture, its outcome, and the diagnoses that explain it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from netwhy.expert.diagnosis import Diagnosis, Subject
+from netwhy.expert.observations import Observations, ServiceAttempts
+
+# Outcomes that mean the client did not get what it asked for.
+FAILED = frozenset({"refused", "icmp-error", "silent", "answered-then-failed"})
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One client's attempts at one service (TCP or UDP port) or host (ICMP echo)."""
+
+    subject: Subject
+    outcome: str  # completed, refused, icmp-error, silent, answered-then-failed, no-reply
+    attempts: int
+    replies: int
+    frames: tuple[int, ...]
+    diagnoses: tuple[Diagnosis, ...]  # those that explain it, best first
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in FAILED
+
+    @property
+    def worst_score(self) -> float:
+        return max((d.score for d in self.diagnoses), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": {"src": self.subject.src, "dst": self.subject.dst,
+                        "proto": self.subject.proto, "dport": self.subject.dport},
+            "outcome": self.outcome, "failed": self.failed, "attempts": self.attempts,
+            "replies": self.replies,
+            "first_frame": self.frames[0] if self.frames else None,
+            "last_frame": self.frames[-1] if self.frames else None,
+            "diagnoses": [d.condition for d in self.diagnoses],
+        }
+
+
+def conversations(seen: Observations, diagnoses: list[Diagnosis]) -> list[Conversation]:
+    by_client: dict[str, list[Diagnosis]] = defaultdict(list)
+    for diagnosis in diagnoses:
+        by_client[diagnosis.subject.src].append(diagnosis)
+    found = [_conversation(service, by_client[service.src]) for service in seen.services.values()]
+    return sorted(found, key=lambda v: (not v.failed, -v.worst_score, v.frames[:1] or (0,)))
+
+
+def explains(diagnosis: Diagnosis, service: ServiceAttempts) -> bool:
+    """A diagnosis is about this conversation when client, server, protocol and port fit; a
+    host-wide diagnosis (no port) fits every port on that host."""
+    subject = diagnosis.subject
+    return (
+        service.dst in subject.dst.split(", ")
+        and (not subject.proto or service.proto in subject.proto.split("+"))
+        and (subject.dport is None or subject.dport == service.dport)
+    )
+
+
+def _conversation(service: ServiceAttempts, candidates: list[Diagnosis]) -> Conversation:
+    tied = tuple(d for d in candidates if d.severity != "chat" and explains(d, service))
+    subject = Subject(service.src, service.dst, service.proto,
+                      dport=None if service.dport < 0 else service.dport)
+    frames = {*service.request_frames, *service.reply_frames}
+    for diagnosis in tied:  # the errors about this very port belong to its story
+        if diagnosis.subject.dport is not None:
+            frames.update(diagnosis.evidence)
+    frames = tuple(sorted(frames))
+    return Conversation(subject, _outcome(service, tied), service.attempts, service.replies,
+                        frames, tied)
+
+
+def _outcome(service: ServiceAttempts, tied: tuple[Diagnosis, ...]) -> str:
+    conditions = {d.condition for d in tied}
+    explicit = {c for c in conditions if c.startswith("icmp.") and c != "icmp.echo.no-reply"}
+    if service.replies:
+        return "answered-then-failed" if explicit or "tcp.refused" in conditions else "completed"
+    if service.refused:
+        return "refused"
+    if explicit:
+        return "icmp-error"
+    if conditions & {"conversation.silent", "icmp.echo.no-reply"}:
+        return "silent"
+    return "no-reply"  # one-way traffic, or the capture ended before a reply was due
