@@ -7,20 +7,31 @@ of millions of requests costs a handful of counters, not a list of packets.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from netwhy.dissect.facts import ArpMessage
 from netwhy.expert.addresses import same_subnet
 
 MAX_FRAMES_KEPT = 32
-MAX_KEYS = 100_000  # per table; past it new keys are counted in `untracked`
-MAX_TARGETS_KEPT = 1024
+# Per table; past it new keys are counted in `untracked`. Every entry of most tables becomes a
+# rules-engine fact (tens of KB each in durable-rules), so a storm must not reach it whole.
+MAX_KEYS = 10_000
+MAX_TARGETS_KEPT = 1024  # addresses kept per station (asked for, answered for, used)
+# Requests kept per asker's storm window: past it the window forgets its oldest, so the peak
+# rate reads as at least this many per window (thousands of times the storm threshold).
+MAX_WINDOW = 100_000
 BROADCAST_OR_EMPTY = {"ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", ""}
 
 
 def _keep(frames: list[int], frame: int) -> None:
     if len(frames) < MAX_FRAMES_KEPT:
         frames.append(frame)
+
+
+def _add_capped(addresses: set[str], address: str) -> None:
+    if len(addresses) < MAX_TARGETS_KEPT:
+        addresses.add(address)
 
 
 @dataclass
@@ -47,11 +58,15 @@ class AddressClaim:
     macs: dict[str, list[int]] = field(default_factory=dict)  # mac -> frames
     order: list[str] = field(default_factory=list)  # mac of each change of claimant, capped
 
-    def add(self, mac: str, frame: int) -> None:
+    def add(self, mac: str, frame: int) -> bool:
+        """Note the claim; False when the address already has too many claimants to track."""
+        if mac not in self.macs and len(self.macs) >= MAX_FRAMES_KEPT:
+            return False
         frames = self.macs.setdefault(mac, [])
         _keep(frames, frame)
         if (not self.order or self.order[-1] != mac) and len(self.order) < MAX_FRAMES_KEPT:
             self.order.append(mac)
+        return True
 
     @property
     def interleaved(self) -> bool:
@@ -115,7 +130,7 @@ class ArpObservations:
         elif arp.opcode == 2:
             self._reply(arp)
 
-    def _bounded(self, table: dict, key) -> bool:
+    def _bounded(self, table: Collection, key) -> bool:
         if key in table:
             return True
         if len(table) >= MAX_KEYS:
@@ -126,7 +141,8 @@ class ArpObservations:
     def _claim(self, ip: str, mac: str, frame: int) -> None:
         if mac in BROADCAST_OR_EMPTY or not self._bounded(self.claims, ip):
             return
-        self.claims.setdefault(ip, AddressClaim(ip)).add(mac, frame)
+        if not self.claims.setdefault(ip, AddressClaim(ip)).add(mac, frame):
+            self.untracked += 1
 
     def _announce(self, arp: ArpMessage, probe: bool) -> None:
         ip = arp.target_ip if probe else arp.sender_ip
@@ -146,22 +162,25 @@ class ArpObservations:
             query.requests += 1
             query.last_time = arp.time
             _keep(query.request_frames, arp.frame)
-        self.own_ips.setdefault(arp.sender_mac, set()).add(arp.sender_ip)
+        if self._bounded(self.own_ips, arp.sender_mac):
+            _add_capped(self.own_ips.setdefault(arp.sender_mac, set()), arp.sender_ip)
         self._count_asker(arp)
 
     def _reply(self, arp: ArpMessage) -> None:
-        self.askers_answered.add(arp.target_ip)
+        if self._bounded(self.askers_answered, arp.target_ip):
+            self.askers_answered.add(arp.target_ip)
         if self._bounded(self.answer_frames, arp.sender_mac):
             # A station answers for its own address on the asker's subnet; an answer for an
             # address off that subnet is a router answering on another's behalf (proxy ARP).
             on_subnet = same_subnet(arp.sender_ip, arp.target_ip)
             table = self.answered_on_subnet if on_subnet else self.answered_off_subnet
-            table.setdefault(arp.sender_mac, set()).add(arp.sender_ip)
+            _add_capped(table.setdefault(arp.sender_mac, set()), arp.sender_ip)
             _keep(self.answer_frames.setdefault(arp.sender_mac, []), arp.frame)
         query = self.queries.get((arp.target_ip, arp.sender_ip))
         if query is not None:
             query.replies += 1
-            query.answer_macs.add(arp.sender_mac)
+            if len(query.answer_macs) < MAX_FRAMES_KEPT:
+                query.answer_macs.add(arp.sender_mac)
             _keep(query.reply_frames, arp.frame)
 
     def _count_asker(self, arp: ArpMessage) -> None:
@@ -175,6 +194,9 @@ class ArpObservations:
         window.append(arp.time)
         while window and window[0] <= arp.time - self.window_s:
             window.popleft()
+        if len(window) > MAX_WINDOW:
+            window.popleft()
+            self.untracked += 1
         if len(window) > asker.peak:
             asker.peak, asker.peak_time = len(window), arp.time
             _keep(asker.frames, arp.frame)

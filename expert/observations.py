@@ -24,6 +24,10 @@ from netwhy.expert.arp_observations import ArpObservations
 PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
 MAX_FRAMES_KEPT = 32  # evidence frames kept per group; the count keeps the rest
 MAX_CONVERSATIONS = 200_000  # state cap: past it, new conversations are counted, not tracked
+# Cap on tables whose every entry becomes a rules-engine fact (error groups, ICMP queries,
+# unknown types, loops): durable-rules holds tens of KB per fact, so an ICMP flood about a
+# million conversations must not reach it whole.
+MAX_REPORTED = 10_000
 
 ServiceKey = tuple[str, str, str, int]  # proto, client, server, server port (-1 for ICMP echo)
 DatagramKey = tuple[str, str, int, int]  # src, dst, IP protocol, IP id: one datagram on the wire
@@ -76,7 +80,7 @@ class ErrorGroup:
                 self.quoted_icmp_type = quoted.icmp_type
         if origin_ttl is not None:
             self.origin_ttl = max(self.origin_ttl, origin_ttl)
-        if message.mtu is not None:
+        if message.mtu is not None and len(self.mtus) < MAX_FRAMES_KEPT:
             self.mtus.add(message.mtu)
         if message.gateway and len(self.gateways) < MAX_FRAMES_KEPT:
             self.gateways.add(message.gateway)
@@ -166,7 +170,7 @@ class Observations:
     # Recently seen datagrams: TTL and frame, to spot a datagram coming round again.
     recent: OrderedDict[DatagramKey, tuple[int, int]] = field(default_factory=OrderedDict)
     pending_echo: OrderedDict[tuple[str, str, int, int], float] = field(default_factory=OrderedDict)
-    untracked_conversations: int = 0  # conversations past MAX_CONVERSATIONS, counted only
+    untracked_conversations: int = 0  # messages past MAX_CONVERSATIONS or MAX_REPORTED, counted
     end_time: float = 0.0  # the last packet's time, as far as netwhy saw
 
     def answering_hosts(self) -> dict[str, set[str]]:
@@ -176,6 +180,13 @@ class Observations:
             if service.replies:
                 answered.setdefault(service.dst, set()).add(service.src)
         return answered
+
+    def room(self, table: dict) -> bool:
+        """Whether a reported table can take one more entry; if not, the message is counted."""
+        if len(table) < MAX_REPORTED:
+            return True
+        self.untracked_conversations += 1
+        return False
 
     def service(self, key: ServiceKey) -> ServiceAttempts | None:
         found = self.services.get(key)
@@ -217,6 +228,8 @@ def _remember(seen: Observations, key: DatagramKey, ttl: int | None, frame: int)
     if before is not None and ttl < before[0]:
         sighting = seen.loops.get(key)
         if sighting is None:
+            if not seen.room(seen.loops):
+                return
             proto = PROTOCOL_NAMES.get(key[2], str(key[2]))
             sighting = LoopSighting(key[0], key[1], proto, [before[0]], [before[1]])
             seen.loops[key] = sighting
@@ -242,6 +255,8 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
         key = (message.type, message.code, message.src, quoted.src, quoted.dst, proto, dport)
         group = seen.errors.get(key)
         if group is None:
+            if not seen.room(seen.errors):
+                return
             group = seen.errors[key] = ErrorGroup(
                 gid=len(seen.errors), type=message.type, code=message.code, sender=message.src,
                 receiver=message.dst, proto=proto, q_src=quoted.src, q_dst=quoted.dst,
@@ -283,7 +298,7 @@ def _observe_query(seen: Observations, message: IcmpMessage) -> None:
     key = (kind, requester)
     query = seen.queries.get(key)
     if query is None:
-        if len(seen.queries) >= MAX_CONVERSATIONS:
+        if not seen.room(seen.queries):
             return
         query = seen.queries[key] = Query(kind, requester)
     if len(query.frames) < MAX_FRAMES_KEPT:
@@ -302,7 +317,7 @@ def _observe_unknown(seen: Observations, message: IcmpMessage) -> None:
     key = (message.type, message.code, message.src, message.dst)
     found = seen.unknown.get(key)
     if found is None:
-        if len(seen.unknown) >= MAX_CONVERSATIONS:
+        if not seen.room(seen.unknown):
             return
         found = seen.unknown[key] = UnknownIcmp(*key)
     found.count += 1

@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from netwhy import __version__
-from netwhy.errors import ExitCode, NetwhyError
+from netwhy.errors import BadTarget, ExitCode, NetwhyError, NoPermission, TsharkMissing
 from netwhy.expert.diagnosis import SEVERITY_ORDER
+from netwhy.render.text import printable
 
 EXIT_CODES_HELP = "exit status:\n" + "\n".join(
     f"  {code.value:<3} {code.name.lower().replace('_', ' ')}" for code in ExitCode
@@ -92,6 +93,28 @@ def _parser() -> argparse.ArgumentParser:
                      help="show the terms behind every score")
     why.set_defaults(run=_run_why)
 
+    lab = commands.add_parser(
+        "lab",
+        help="reproduce every condition in network namespaces, and check netwhy on each",
+        description="Scenarios build small networks in Linux network namespaces (client, "
+        "routers, servers), make the condition with the real kernel (scapy only for messages "
+        "no kernel sends) and capture it. They never touch the host's own interfaces, routes "
+        "or firewall, tear everything down even on failure or Ctrl-C, and need root.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
+    lab_commands.add_parser("list", help="list the scenarios").set_defaults(run=_run_lab_list)
+    lab_run = lab_commands.add_parser("run", help="run one scenario and save its capture")
+    lab_run.add_argument("scenario")
+    lab_run.add_argument("-o", "--output", help="capture to write (default: SCENARIO.pcapng)")
+    lab_run.set_defaults(run=_run_lab_run)
+    lab_verify = lab_commands.add_parser(
+        "verify", help="run every scenario, explain it, and check the expected diagnosis")
+    lab_verify.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                            help="only these (default: all)")
+    lab_verify.set_defaults(run=_run_lab_verify)
+
     annotate = commands.add_parser(
         "annotate",
         help="write a copy of the capture with the findings as packet comments",
@@ -133,7 +156,8 @@ def _run_explain(arguments: argparse.Namespace) -> int:
                        color=sys.stdout.isatty())
     if report.truncated:
         damage = _one_line(report.truncated)
-        print(f"netwhy: {arguments.capture}: {damage}; analysed up to the damage", file=sys.stderr)
+        print(f"netwhy: {_one_line(arguments.capture)}: {damage}; analysed up to the damage",
+              file=sys.stderr)
     if report.truncated:  # an incomplete analysis outranks its findings
         return ExitCode.TRUNCATED
     if arguments.fail_on is not None:
@@ -171,10 +195,60 @@ def _run_why(arguments: argparse.Namespace) -> int:
         why.write(report.capture, arguments.target, found, sys.stdout,
                   explain_score=arguments.explain_score)
     if report.truncated:
-        print(f"netwhy: {arguments.capture}: {_one_line(report.truncated)}; analysed up to "
-              "the damage", file=sys.stderr)
+        print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
+              "analysed up to the damage", file=sys.stderr)
         return ExitCode.TRUNCATED
     return ExitCode.OK
+
+
+def _run_lab_list(arguments: argparse.Namespace) -> int:
+    from netwhy.lab.catalog import SCENARIOS
+
+    for scenario in SCENARIOS.values():
+        conditions = ", ".join(scenario.conditions) or "(clean: no condition)"
+        print(f"{scenario.name:<30} {scenario.made_by:<6} {conditions}")
+        print(f"{'':<30} {scenario.description}")
+    return ExitCode.OK
+
+
+def _run_lab_run(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    scenario = _lab_scenario(arguments.scenario)
+    _lab_needs_root(scenario.made_by)
+    output = Path(arguments.output or f"{scenario.name}.pcapng")
+    for written in scenario.run(output):
+        print(written)
+    return ExitCode.OK
+
+
+def _run_lab_verify(arguments: argparse.Namespace) -> int:
+    from netwhy.lab.catalog import SCENARIOS
+    from netwhy.lab.verify import verify
+
+    names = arguments.scenarios or list(SCENARIOS)
+    for name in names:
+        _lab_scenario(name)
+    _lab_needs_root("kernel")
+    rows = verify(names, sys.stdout)
+    return ExitCode.OK if all(row.passed for row in rows) else ExitCode.FINDINGS
+
+
+def _lab_scenario(name: str):
+    from netwhy.lab.catalog import SCENARIOS
+
+    if name not in SCENARIOS:
+        raise BadTarget(f"no scenario {name!r}; `netwhy lab list` shows them")
+    return SCENARIOS[name]
+
+
+def _lab_needs_root(made_by: str) -> None:
+    import shutil
+
+    if made_by == "kernel" and os.geteuid() != 0:
+        raise NoPermission("the lab needs root: it builds network namespaces and captures in them")
+    if made_by == "kernel" and shutil.which("dumpcap") is None:
+        raise TsharkMissing("dumpcap not found: it comes with tshark (apt-get install tshark)")
 
 
 def _run_annotate(arguments: argparse.Namespace) -> int:
@@ -186,11 +260,11 @@ def _run_annotate(arguments: argparse.Namespace) -> int:
     report = _analysed(arguments)
     editcap = find_editcap(tshark_path_and_version()[0])
     done = annotate(report, Path(arguments.capture), Path(arguments.output), editcap)
-    print(f"{done.output}: {done.comments} comments on {done.frames} frames, "
+    print(f"{_one_line(str(done.output))}: {done.comments} comments on {done.frames} frames, "
           f"{len(report.diagnoses)} diagnoses")
     if report.truncated:
-        print(f"netwhy: {arguments.capture}: {_one_line(report.truncated)}; analysed and "
-              "copied up to the damage", file=sys.stderr)
+        print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
+              "analysed and copied up to the damage", file=sys.stderr)
         return ExitCode.TRUNCATED
     return ExitCode.OK
 
@@ -227,4 +301,5 @@ def _port(text: str) -> int:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # Names and tshark's words, escaped: nothing in them may steer the terminal or fail to encode.
+    return printable(" ".join(text.split()))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from netwhy.render.text import printable
+
 
 class ExitCode(IntEnum):
     OK = 0  # analysis completed, whatever it found
@@ -29,6 +31,9 @@ class NetwhyError(Exception):
     exit_code = ExitCode.TSHARK_FAILED
 
     def __init__(self, message: str):
+        # Messages quote file names and tshark's words: one line, and nothing in them can
+        # steer the terminal or fail to encode on its way to stderr.
+        message = printable(" ".join(message.split()))
         super().__init__(message)
         self.message = message
 
@@ -57,6 +62,10 @@ class TsharkMissing(NetwhyError):
 
 class TsharkFailed(NetwhyError):
     exit_code = ExitCode.TSHARK_FAILED
+
+
+class NoPermission(NetwhyError):
+    exit_code = ExitCode.NO_PERMISSION
 
 
 class OutputFailed(NetwhyError):

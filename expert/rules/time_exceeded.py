@@ -64,11 +64,16 @@ def define() -> None:
         c.error << (m.kind == "error") & (m.key == c.finding.origin) & (m.q_proto == "udp"),
         c.trace << (m.kind == "finding") & (m.condition == "icmp.ttl-exceeded")
         & (m.src == c.finding.src) & (m.dst == c.finding.dst),
+        c.probe << (m.kind == "service") & (m.proto == "udp") & (m.src == c.error.q_src)
+        & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport),
     )
     def final_hop(c):
         if c.error.q_dport in TRACEROUTE_PORTS:
+            # The trace arrived: its last answer joins the path, not a fault of its own.
+            evidence(c, FINAL_HOP, c.trace.fid, frames=c.error.frames, cid=c.probe.cid,
+                     details={"arrived": c.error.sender}, tag=c.finding.fid)
             evidence(c, FINAL_HOP, c.finding.fid, "traceroute-final-hop", {"traceroute": True},
-                     tag=c.trace.fid)
+                     supersedes=True, tag=c.trace.fid)
 
     @when_all((m.kind == "loop_sighting") & (m.passes >= min_passes))
     def sighting(c):
