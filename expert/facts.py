@@ -54,7 +54,9 @@ def service_fact(service: ServiceAttempts) -> dict[str, Any]:
     }
 
 
-def echo_fact(service: ServiceAttempts, answered_by: dict[str, set[str]]) -> dict[str, Any]:
+def echo_fact(
+    service: ServiceAttempts, answered_by: dict[str, set[str]], end_time: float
+) -> dict[str, Any]:
     rtt = service.rtt_total / service.rtt_count if service.rtt_count else -1
     # Other hosts that answered this same client: its own stack and first hop work.
     others = sum(1 for host, clients in answered_by.items()
@@ -64,6 +66,8 @@ def echo_fact(service: ServiceAttempts, answered_by: dict[str, set[str]]) -> dic
         "cid": service.cid, "src": service.src, "dst": service.dst,
         "requests": service.attempts, "replies": service.replies,
         "rtt_us": microseconds(rtt) if rtt >= 0 else -1, "others_answered": others,
+        "first_time_us": microseconds(service.first_time or 0.0),
+        "end_time_us": microseconds(end_time),
         "request_frames": list(service.request_frames), "reply_frames": list(service.reply_frames),
     }
 
@@ -72,7 +76,7 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
     """Everything but services and errors, which `diagnose` asserts first."""
     answered_by = seen.answering_hosts()
     echoes = [s for key, s in seen.services.items() if key[0] == "icmp"][:MAX_ECHO_FACTS]
-    yield from (echo_fact(service, answered_by) for service in echoes)
+    yield from (echo_fact(service, answered_by, seen.end_time) for service in echoes)
     for index, query in enumerate(seen.queries.values()):
         yield {
             "kind": "icmp_query", "key": f"query:{index}",
@@ -99,7 +103,7 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
         }
     yield from attempt_facts(seen, answered_by)
     yield from sweep_facts(seen)
-    yield from arp_facts(seen.arp, answered_by)
+    yield from arp_facts(seen.arp, answered_by, seen.end_time)
 
 
 def attempt_facts(
@@ -151,7 +155,7 @@ def sweep_facts(seen: Observations) -> Iterator[dict[str, Any]]:
 
 
 def arp_facts(
-    arp: ArpObservations, answered_by: dict[str, set[str]]
+    arp: ArpObservations, answered_by: dict[str, set[str]], end_time: float
 ) -> Iterator[dict[str, Any]]:
     for index, query in enumerate(arp.queries.values()):
         yield {
@@ -168,6 +172,7 @@ def arp_facts(
                                           - {query.asker_ip}),
             "first_time_us": microseconds(query.first_time),
             "last_time_us": microseconds(query.last_time),
+            "end_time_us": microseconds(end_time),
             "off_subnet": not same_subnet(query.asker_ip, query.target_ip),
         }
     for claim in arp.claims.values():

@@ -33,6 +33,7 @@ def define() -> None:
     storm_window = kb.threshold("arp.storm", "window_s")
     min_foreign = kb.threshold("arp.proxy", "min_foreign_ips")
     repeats = kb.threshold("arp.unanswered", "repeats_mean_no_answer")
+    reply_window_us = kb.threshold("arp.unanswered", "reply_window_s") * 1_000_000
 
     @when_all(
         c.finding << (m.kind == "finding") & (m.condition == "icmp.unreachable.host"),
@@ -54,6 +55,8 @@ def define() -> None:
     )
     def unanswered(c):
         query = c.query
+        if query.end_time_us - query.first_time_us < reply_window_us:
+            return  # the capture ended before an answer was due
         if query.target_seen and not query.asker_answered:
             # The target speaks ARP in this capture, and the asker's replies are all out of
             # sight: the answer went by unicast past this capture point.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from durable.lang import c, m, none, when_all
 from netwhy.expert.facts import evidence, finding
 from netwhy.expert.registry import register
+from netwhy.kb import load_knowledge_base
 
 OK = register("echo.answered", "Echo requests answered: the host is reachable, with its RTT",
               ("icmp.echo.ok",))
@@ -21,6 +22,8 @@ NEIGHBOURS = register(
 
 
 def define() -> None:
+    window_us = load_knowledge_base().threshold("icmp.echo.no-reply", "reply_window_s") * 1e6
+
     @when_all((m.kind == "echo") & (m.replies > 0))
     def answered(c):
         rtt_ms = round(c.m.rtt_us / 1000, 3) if c.m.rtt_us >= 0 else None
@@ -40,6 +43,8 @@ def define() -> None:
         lost = c.echo.requests - c.echo.replies
         if c.echo.replies and lost < 2:
             return  # one lost ping among answered ones is ordinary loss, not a finding
+        if not c.echo.replies and c.echo.end_time_us - c.echo.first_time_us < window_us:
+            return  # the capture ended before even the first reply was due
         finding(
             c, NO_REPLY, c.echo.key, "icmp.echo.no-reply", src=c.echo.src, dst=c.echo.dst,
             reporter=c.echo.src, proto="icmp", frames=c.echo.request_frames, count=lost,
