@@ -23,14 +23,23 @@ _MAGICS = (
     b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
     b"\x0a\x0d\x0d\x0a", b"\x1f\x8b",
 )
-_DAMAGE = ("cut short", "damaged or corrupt", "not a record", "record length")
-_FILE_NAME = re.compile(r'^The file ".*" ')
+# What tshark says about a file it reads only in part ("The file "NAME" appears to have been cut
+# short...", "...cannot be decompressed; it may be damaged or corrupt", "...contains record data
+# that TShark doesn't support"), and about one it cannot read at all.
+_DAMAGE = ("cut short", "damaged or corrupt", "not a record", "record length", "doesn't support")
+_UNKNOWN_FORMAT = "isn't a capture file in a format"
+# 'The file "NAME" ': up to the last quote before tshark's verb, which also drops the tail of a
+# name that held a newline (and so reached us on a line of its own).
+_FILE_NAME = re.compile(r"^.*\" (?=(?:appears|cannot|contains|isn't) )")
 _TOP_PROTOCOL = re.compile(r"^\S+\s+frames:(\d+) bytes:\d+")  # io,phs, no indent
 
 
 def check_capture_file(path: Path) -> None:
     """Refuse, with a one-line reason, anything tshark should not be handed."""
     try:
+        # Opening a FIFO would wait for a writer forever; a device or socket is no capture file.
+        if path.exists() and not (path.is_file() or path.is_dir()):
+            raise UnreadableInput(f"{path}: not a regular file (a pipe, device or socket)")
         with open(path, "rb") as handle:
             head = handle.read(4)
     except IsADirectoryError as error:
@@ -95,15 +104,32 @@ def _fact_from_row(row: list[str], frame: int, time: float) -> Fact | None:
 
 def _summary(capture: FieldsCapture, packets: int, version: str, path: Path) -> CaptureSummary:
     errors = list(capture.stderr_lines)
-    damage = next((line for line in errors if any(word in line for word in _DAMAGE)), None)
-    if capture.returncode not in (0, None) and damage is None:
-        code = capture.returncode
+    problem = _file_problem(errors)
+    code = capture.returncode
+    # A signal means tshark crashed or was killed: even a complete-looking output may lack its
+    # end. A file tshark cannot read makes it exit with a status, and says why.
+    if code is not None and (code < 0 or (code > 0 and problem is None)):
         detail = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         if errors:
             detail += f" ({errors[-1]})"
         raise TsharkFailed(f"tshark failed on {path}: {detail}")
-    if packets == 0 and damage is None:
+    if problem is not None and _unreadable(problem, packets):
+        raise NotACapture(f"{path}: not a capture tshark can read: {problem}")
+    if packets == 0 and problem is None:
         raise EmptyCapture(f"{path}: capture holds no packets")
-    if damage is not None:
-        damage = _FILE_NAME.sub("", damage.removeprefix("tshark: ")).strip()
-    return CaptureSummary(packets=packets, tshark_version=version, truncated=damage)
+    return CaptureSummary(packets=packets, tshark_version=version, truncated=problem)
+
+
+def _unreadable(problem: str, packets: int) -> bool:
+    """Not a format tshark knows, or records it cannot read from the very first one."""
+    return _UNKNOWN_FORMAT in problem or (packets == 0 and "doesn't support" in problem)
+
+
+def _file_problem(errors: list[str]) -> str | None:
+    """tshark's words about the file, without its name, with the detail line that follows."""
+    for index, line in enumerate(errors):
+        if _UNKNOWN_FORMAT in line or any(word in line for word in _DAMAGE):
+            found = _FILE_NAME.sub("", line.removeprefix("tshark: ")).strip()
+            following = errors[index + 1] if index + 1 < len(errors) else ""
+            return f"{found} {following}" if following.startswith("(") else found
+    return None

@@ -18,11 +18,14 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
     # dissectors: the quoted copy is the last IP occurrence, the sender the one before it.
     quoted = _quoted(row) if kind in ICMP_ERROR_TYPES and len(addresses) >= 2 else None
     outer = len(addresses) - (2 if quoted else 1)
+    destination = text(row, "ip.dst", outer)
+    if destination is None:
+        return None  # a header cut short between its source and destination addresses
     return IcmpMessage(
         frame=frame,
         time=time,
         src=addresses[outer],
-        dst=values(row, "ip.dst")[outer],
+        dst=destination,
         ttl=number(row, "ip.ttl", outer),
         type=kind,
         code=code,
@@ -41,7 +44,8 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
 def _quoted(row: Row) -> QuotedDatagram | None:
     last = len(values(row, "ip.src")) - 1
     proto = number(row, "ip.proto", last)
-    if proto is None:
+    destination = text(row, "ip.dst", last)
+    if proto is None or destination is None:
         return None
     sport = dport = quoted_type = ident = None
     if proto == _TCP:
@@ -53,7 +57,7 @@ def _quoted(row: Row) -> QuotedDatagram | None:
         ident = number(row, "icmp.ident", 0)
     return QuotedDatagram(
         src=values(row, "ip.src")[last],
-        dst=values(row, "ip.dst")[last],
+        dst=destination,
         proto=proto,
         ttl=number(row, "ip.ttl", last),
         df=flag(row, "ip.flags.df", last),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +18,7 @@ import pyshark
 from netwhy.dissect import fields
 from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
-from pyshark.tshark.tshark import (
-    TSharkNotFoundException,
-    TSharkVersionException,
-    get_process_path,
-    get_tshark_version,
-)
+from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
 
 from netwhy.errors import TsharkMissing
 
@@ -31,12 +27,11 @@ MINIMUM_TSHARK = Version("3.6")  # oldest accepted; tested on 4.0 (README)
 
 def tshark_path_and_version() -> tuple[str, Version]:
     """The tshark netwhy will run, or TsharkMissing with a line the user can act on."""
-    try:
-        path = get_process_path()
-    except TSharkNotFoundException as error:
-        raise TsharkMissing(
-            "tshark not found on PATH: install it (Debian: apt-get install tshark)"
-        ) from error
+    # PATH only, as a shell would: pyshark's own search first obeys a config.ini in the current
+    # directory, so a capture unpacked with one beside it could choose the program netwhy runs.
+    path = shutil.which("tshark")
+    if path is None:
+        raise TsharkMissing("tshark not found on PATH: install it (Debian: apt-get install tshark)")
     try:
         version = get_tshark_version(path)
     except (OSError, ValueError, subprocess.CalledProcessError, TSharkVersionException) as error:
@@ -66,7 +61,7 @@ class FieldsCapture(pyshark.FileCapture):
     def __init__(self, path: Path, tshark_path: str, version: Version):
         self.stderr_lines: collections.deque[str] = collections.deque(maxlen=20)
         self.returncode: int | None = None
-        self._known_version = version
+        self._known_path, self._known_version = tshark_path, version
         super().__init__(
             str(path),
             keep_packets=False,
@@ -79,8 +74,14 @@ class FieldsCapture(pyshark.FileCapture):
     def batches(self) -> Iterator[list[str]]:
         yield from self._packets_from_tshark_sync()
 
+    def close(self) -> None:
+        super().close()
+        # pyshark left a SIGCHLD handler on an event loop that no longer runs; every later
+        # child process of this program would try to wake it.
+        asyncio.get_child_watcher().attach_loop(None)
+
     async def _get_tshark_process(self, packet_count=None, stdin=None):
-        parameters = [self._get_tshark_path(), "-n", "-T", "fields", *self.get_parameters()]
+        parameters = [self._known_path, "-n", "-T", "fields", *self.get_parameters()]
         process = await asyncio.create_subprocess_exec(
             *parameters,
             stdout=asyncio.subprocess.PIPE,

@@ -11,7 +11,13 @@ from netwhy.expert.assemble import assemble
 from netwhy.expert.conversations import Conversation, conversations
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.engine import run_rules
-from netwhy.expert.facts import error_fact, observation_facts, service_fact
+from netwhy.expert.facts import (
+    MAX_ATTEMPT_FACTS,
+    MAX_ECHO_FACTS,
+    error_fact,
+    observation_facts,
+    service_fact,
+)
 from netwhy.expert.observations import Observations, observe
 from netwhy.kb import KnowledgeBase, load_knowledge_base
 
@@ -45,6 +51,14 @@ def analyze(path: Path | str) -> Report:
             f"state cap reached: {seen.untracked_conversations + seen.arp.untracked} "
             "conversations or ARP exchanges were counted but not tracked, so findings about "
             "them may be missing or lack their context"
+        )
+    unanswered = sum(1 for s in seen.services.values() if s.proto != "icmp" and not s.replies)
+    pinged = sum(1 for s in seen.services.values() if s.proto == "icmp")
+    if unanswered > MAX_ATTEMPT_FACTS or pinged > MAX_ECHO_FACTS:
+        notes.append(
+            f"engine budget reached: of {unanswered} unanswered conversations and {pinged} "
+            f"pinged hosts, the {MAX_ATTEMPT_FACTS} and {MAX_ECHO_FACTS} most tried were "
+            "judged one by one; a scan this wide is better read from its summary"
         )
     return Report(
         capture=str(path),

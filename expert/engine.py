@@ -12,7 +12,7 @@ from typing import Any
 
 from durable.lang import assert_fact as engine_assert
 from durable.lang import delete_state, m, ruleset, when_all
-from netwhy.expert.facts import CONCLUSIONS
+from netwhy.expert.facts import CONCLUSIONS, assert_distinct
 from netwhy.expert.rules import (
     address_mask,
     arp,
@@ -57,7 +57,7 @@ def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     CONCLUSIONS[sid] = []
     try:
         for fact in [*facts, END]:
-            engine_assert(RULESET, {"sid": sid, **fact})
+            assert_distinct(lambda salted: engine_assert(RULESET, salted), {"sid": sid, **fact})
         return CONCLUSIONS[sid]
     finally:
         delete_state(RULESET, sid)

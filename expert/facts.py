@@ -9,14 +9,18 @@ parser has trouble with some floats, so times are microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from durable.engine import MessageObservedException
 from netwhy.expert.addresses import is_multicast_or_broadcast, is_sweep, same_subnet
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
 
-MAX_ECHO_FACTS = 10_000  # echo pairs handed to the engine; a sweep beyond this is cut short
+# Facts handed to the engine per kind, most telling first; past these a note says so. The
+# engine costs kilobytes per fact, and a scan would otherwise cost gigabytes.
+MAX_ECHO_FACTS = 10_000
+MAX_ATTEMPT_FACTS = 10_000
 MAX_SWEEP_FRAMES = 64
 
 
@@ -75,7 +79,8 @@ def echo_fact(
 def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
     """Everything but services and errors, which `diagnose` asserts first."""
     answered_by = seen.answering_hosts()
-    echoes = [s for key, s in seen.services.items() if key[0] == "icmp"][:MAX_ECHO_FACTS]
+    echoes = [s for key, s in seen.services.items() if key[0] == "icmp"]
+    echoes = sorted(echoes, key=lambda service: -service.attempts)[:MAX_ECHO_FACTS]
     yield from (echo_fact(service, answered_by, seen.end_time) for service in echoes)
     for index, query in enumerate(seen.queries.values()):
         yield {
@@ -116,9 +121,9 @@ def attempt_facts(
     for query in seen.arp.queries.values():
         answered = bool(query.replies) or query.target_ip in seen.arp.claims
         resolved[query.target_ip] = resolved.get(query.target_ip, False) or answered
-    for service in seen.services.values():
-        if service.proto == "icmp" or service.replies:
-            continue
+    unanswered = [s for s in seen.services.values() if s.proto != "icmp" and not s.replies]
+    unanswered.sort(key=lambda service: -service.attempts)
+    for service in unanswered[:MAX_ATTEMPT_FACTS]:
         answerers = answered_by.get(service.dst, set())
         yield {
             "kind": "attempt", "key": f"attempt:{service.cid}", "cid": service.cid,
@@ -235,7 +240,8 @@ def finding(
     }
     conclude(c, fact)
     # Into the engine too, without the bulky parts: other rules join on findings.
-    c.assert_fact({key: value for key, value in fact.items() if key not in ("frames", "details")})
+    assert_distinct(c.assert_fact,
+                    {key: value for key, value in fact.items() if key not in ("frames", "details")})
     evidence(c, rule, fid, features=features)
     return fid
 
@@ -265,6 +271,22 @@ def evidence(
 # Conclusions of each running session, by session id. Only findings also enter the engine
 # (rules join on them); evidence is final, and durable-rules costs kilobytes per fact.
 CONCLUSIONS: dict[str, list[dict[str, Any]]] = {}
+
+
+def assert_distinct(assert_one: Callable[[dict[str, Any]], Any], fact: dict[str, Any]) -> None:
+    """durable-rules knows a fact by a 32-bit hash of its content: two different facts collide
+    with odds of about n^2 / 2^33 and the second is refused as already observed (a traceback at
+    the top level, a silently aborted action inside a rule). A salt no rule reads fixes it."""
+    for salt in range(_SALTS):
+        try:
+            assert_one({**fact, "salt": salt} if salt else fact)
+            return
+        except MessageObservedException:
+            continue
+    raise MessageObservedException(fact)
+
+
+_SALTS = 4  # a second collision of the same fact is a one-in-billions event
 
 
 def conclude(c: Any, fact: dict[str, Any]) -> None:

@@ -9,11 +9,12 @@ from typing import Any
 from packaging.version import Version
 
 from netwhy.expert.analyze import Report
+from netwhy.render.text import printable
 
 
 def as_dict(report: Report) -> dict[str, Any]:
     return {
-        "capture": report.capture,
+        "capture": _name(report.capture),
         "tshark_version": report.tshark_version,
         "packets": report.packets,
         "truncated": report.truncated,
@@ -24,6 +25,16 @@ def as_dict(report: Report) -> dict[str, Any]:
     }
 
 
+def _name(path: str) -> str:
+    """The capture's name as given; JSON escapes control characters without loss, but bytes
+    that are not UTF-8 would make it invalid for strict parsers, so those are written out."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return printable(path)
+    return path
+
+
 def dumps(report: Report) -> str:
     # ensure_ascii: any odd byte from a packet arrives escaped, never raw.
     return json.dumps(as_dict(report), indent=2, ensure_ascii=True)
@@ -32,7 +43,8 @@ def dumps(report: Report) -> str:
 def lines(report: Report) -> Iterator[str]:
     """`--format jsonl`: one diagnosis per line, each carrying its capture, for pipelines."""
     for diagnosis in report.diagnoses:
-        yield json.dumps({"capture": report.capture, **diagnosis.to_dict()}, ensure_ascii=True)
+        yield json.dumps({"capture": _name(report.capture), **diagnosis.to_dict()},
+                         ensure_ascii=True)
 
 
 def display_filter(report: Report) -> str:
