@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    tshark python3 python3-venv python3-dev gcc iproute2 nftables iputils-ping >/dev/null
+    tshark python3 python3-venv python3-dev gcc iproute2 nftables iputils-ping \
+    chromium fonts-dejavu-core >/dev/null  # chromium: the docs tests load the built site
 
 python=python3
 if ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))'; then

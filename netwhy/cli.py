@@ -129,6 +129,38 @@ def _parser() -> argparse.ArgumentParser:
     annotate.add_argument("output", help="the annotated copy to write (pcapng)")
     _add_target_options(annotate)
     annotate.set_defaults(run=_run_annotate)
+
+    report = commands.add_parser(
+        "report",
+        help="render a capture's findings as an HTML site (Sphinx)",
+        description="Write OUTDIR: an HTML site about CAPTURE with an overview (capture facts, "
+        "diagnoses by severity, conversations) and a page per diagnosis (evidence frames, "
+        "ranked causes with their score terms, remedies), linked to the knowledge-base pages "
+        "it carries along. OUTDIR must be new, empty, or an earlier netwhy site; it is "
+        "replaced only once the new site is complete. Open OUTDIR/index.html.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("capture", help="pcap or pcapng file (never modified)")
+    report.add_argument("outdir", help="directory to write the site to")
+    report.set_defaults(run=_run_report)
+
+    docs = commands.add_parser(
+        "docs",
+        help="build the documentation and knowledge-base site",
+        description="Build netwhy's documentation site from the checkout's docs/ folder; the "
+        "knowledge-base pages are generated from kb/, the rules and the test captures.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True, metavar="COMMAND")
+    docs_build = docs_commands.add_parser(
+        "build", help="build the site into OUTDIR (warnings are errors)",
+        description="Build the site into OUTDIR, as `sphinx-build docs OUTDIR` would, with "
+        "warnings as errors. OUTDIR must be new, empty, or an earlier netwhy site; it is "
+        "replaced only once the new site is complete.")
+    docs_build.add_argument("outdir", help="directory to write the site to")
+    docs_build.set_defaults(run=_run_docs_build)
     return parser
 
 
@@ -266,6 +298,32 @@ def _run_annotate(arguments: argparse.Namespace) -> int:
         print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
               "analysed and copied up to the damage", file=sys.stderr)
         return ExitCode.TRUNCATED
+    return ExitCode.OK
+
+
+def _run_report(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from netwhy.site.report import make_report
+
+    report, site = make_report(Path(arguments.capture), Path(arguments.outdir))
+    print(f"{_one_line(str(site.output / 'index.html'))}: {site.diagnoses} diagnoses, "
+          f"{site.pages} pages")
+    if report.truncated:
+        print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
+              "analysed up to the damage", file=sys.stderr)
+        return ExitCode.TRUNCATED
+    return ExitCode.OK
+
+
+def _run_docs_build(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from netwhy.site.build import build_site, docs_source
+
+    source = docs_source()
+    build_site(source, Path(arguments.outdir))
+    print(_one_line(str(Path(arguments.outdir) / "index.html")))
     return ExitCode.OK
 
 
