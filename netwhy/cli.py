@@ -45,13 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netwhy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    explain = commands.add_parser(
+    explain = _command(
+        commands,
         "explain",
         help="diagnose a capture: ranked root causes with evidence frames",
         description="Diagnose a pcap/pcapng capture: ranked root causes, each with its "
         "evidence frames, reasoning and remedies.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explain.add_argument("capture", help="pcap or pcapng file (never modified)")
     _add_target_options(explain)
@@ -75,15 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(run=_run_explain)
 
-    why = commands.add_parser(
+    why = _command(
+        commands,
         "why",
         help="why did a conversation fail: each attempt, its outcome, competing explanations",
         description="For each conversation to TARGET (HOST, HOST:PORT, HOST:PORT/udp, or a "
         "Wireshark display filter): its outcome and, for a failure, the competing "
         "explanations with the evidence for and against each. Without TARGET: the failed "
         "conversations of the capture, worst first.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     why.add_argument("capture", help="pcap or pcapng file (never modified)")
     why.add_argument("target", nargs="?", default="",
@@ -93,15 +91,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="show the terms behind every score")
     why.set_defaults(run=_run_why)
 
-    lab = commands.add_parser(
+    lab = _command(
+        commands,
         "lab",
         help="reproduce every condition in network namespaces, and check netwhy on each",
         description="Scenarios build small networks in Linux network namespaces (client, "
         "routers, servers), make the condition with the real kernel (scapy only for messages "
         "no kernel sends) and capture it. They never touch the host's own interfaces, routes "
         "or firewall, tear everything down even on failure or Ctrl-C, and need root.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     lab_commands.add_parser("list", help="list the scenarios").set_defaults(run=_run_lab_list)
@@ -115,22 +112,22 @@ def _parser() -> argparse.ArgumentParser:
                             help="only these (default: all)")
     lab_verify.set_defaults(run=_run_lab_verify)
 
-    annotate = commands.add_parser(
+    annotate = _command(
+        commands,
         "annotate",
         help="write a copy of the capture with the findings as packet comments",
         description="Write OUTPUT (pcapng): a copy of CAPTURE in which every evidence frame "
         "carries a packet comment per diagnosis (condition, summary, likeliest cause) and the "
         "file carries a summary comment. Wireshark shows them in the packet list and in "
         "Expert Info; tshark reads them as frame.comment. The input is never modified.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     annotate.add_argument("capture", help="pcap or pcapng file (never modified)")
     annotate.add_argument("output", help="the annotated copy to write (pcapng)")
     _add_target_options(annotate)
     annotate.set_defaults(run=_run_annotate)
 
-    report = commands.add_parser(
+    report = _command(
+        commands,
         "report",
         help="render a capture's findings as an HTML site (Sphinx)",
         description="Write OUTDIR: an HTML site about CAPTURE with an overview (capture facts, "
@@ -138,20 +135,17 @@ def _parser() -> argparse.ArgumentParser:
         "ranked causes with their score terms, remedies), linked to the knowledge-base pages "
         "it carries along. OUTDIR must be new, empty, or an earlier netwhy site; it is "
         "replaced only once the new site is complete. Open OUTDIR/index.html.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("capture", help="pcap or pcapng file (never modified)")
     report.add_argument("outdir", help="directory to write the site to")
     report.set_defaults(run=_run_report)
 
-    docs = commands.add_parser(
+    docs = _command(
+        commands,
         "docs",
         help="build the documentation and knowledge-base site",
         description="Build netwhy's documentation site from the checkout's docs/ folder; the "
         "knowledge-base pages are generated from kb/, the rules and the test captures.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     docs_commands = docs.add_subparsers(dest="docs_command", required=True, metavar="COMMAND")
     docs_build = docs_commands.add_parser(
@@ -162,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
     docs_build.add_argument("outdir", help="directory to write the site to")
     docs_build.set_defaults(run=_run_docs_build)
     return parser
+
+
+def _command(commands, name: str, **options) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the exit statuses."""
+    return commands.add_parser(
+        name, epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        **options,
+    )
 
 
 def _add_target_options(command: argparse.ArgumentParser) -> None:
