@@ -188,12 +188,8 @@ def _run_explain(arguments: argparse.Namespace) -> int:
     else:
         terminal.write(report, sys.stdout, explain_score=arguments.explain_score,
                        color=sys.stdout.isatty())
-    if report.truncated:
-        damage = _one_line(report.truncated)
-        print(f"netwhy: {_one_line(arguments.capture)}: {damage}; analysed up to the damage",
-              file=sys.stderr)
     if report.truncated:  # an incomplete analysis outranks its findings
-        return ExitCode.TRUNCATED
+        return _truncated(arguments.capture, report.truncated, "analysed")
     if arguments.fail_on is not None:
         floor = SEVERITY_ORDER[arguments.fail_on]
         if any(SEVERITY_ORDER[d.severity] >= floor for d in report.diagnoses):
@@ -229,9 +225,7 @@ def _run_why(arguments: argparse.Namespace) -> int:
         why.write(report.capture, arguments.target, found, sys.stdout,
                   explain_score=arguments.explain_score)
     if report.truncated:
-        print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
-              "analysed up to the damage", file=sys.stderr)
-        return ExitCode.TRUNCATED
+        return _truncated(arguments.capture, report.truncated, "analysed")
     return ExitCode.OK
 
 
@@ -297,9 +291,7 @@ def _run_annotate(arguments: argparse.Namespace) -> int:
     print(f"{_one_line(str(done.output))}: {done.comments} comments on {done.frames} frames, "
           f"{len(report.diagnoses)} diagnoses")
     if report.truncated:
-        print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
-              "analysed and copied up to the damage", file=sys.stderr)
-        return ExitCode.TRUNCATED
+        return _truncated(arguments.capture, report.truncated, "analysed and copied")
     return ExitCode.OK
 
 
@@ -312,9 +304,7 @@ def _run_report(arguments: argparse.Namespace) -> int:
     print(f"{_one_line(str(site.output / 'index.html'))}: {site.diagnoses} diagnoses, "
           f"{site.pages} pages")
     if report.truncated:
-        print(f"netwhy: {_one_line(arguments.capture)}: {_one_line(report.truncated)}; "
-              "analysed up to the damage", file=sys.stderr)
-        return ExitCode.TRUNCATED
+        return _truncated(arguments.capture, report.truncated, "analysed")
     return ExitCode.OK
 
 
@@ -358,6 +348,13 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
     return int(text)
+
+
+def _truncated(capture: str, damage: str, done: str) -> int:
+    """Say on stderr that the capture was damaged and how far netwhy got; the exit status."""
+    print(f"netwhy: {_one_line(capture)}: {_one_line(damage)}; {done} up to the damage",
+          file=sys.stderr)
+    return ExitCode.TRUNCATED
 
 
 def _one_line(text: str) -> str:
