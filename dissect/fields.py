@@ -7,8 +7,8 @@ counted, by tshark's own conversation and I/O taps in the same pass.
 
 from __future__ import annotations
 
-# Row layout of `tshark -T fields`. With `-E occurrence=a` a field that occurs twice (the outer
-# header and the copy quoted inside an ICMP error) prints as "outer,quoted".
+# Row layout: one tab-separated column per field. A field that occurs twice (the outer header and
+# the copy quoted inside an ICMP error) prints as "outer,quoted".
 FIELDS: tuple[str, ...] = (
     "frame.number",
     "frame.time_relative",
@@ -39,6 +39,20 @@ FIELDS: tuple[str, ...] = (
     "arp.dst.proto_ipv4",
 )
 COLUMN = {name: index for index, name in enumerate(FIELDS)}
+
+# tshark's built-in columns where one says the same as the field: they cost nothing extra, while
+# every custom column makes tshark keep its field for every packet, not only the ones printed.
+_BUILTIN = {"frame.number": "%m", "frame.time_relative": "%Rt", "eth.src": "%uhs"}
+
+
+def column_format() -> str:
+    """The `gui.column.format` preference that makes `tshark -T tabs` print FIELDS as a row:
+    the same values as `-T fields -E occurrence=a`, at two thirds of the cost (`-T fields` builds
+    every packet's full tree to print; columns are filled only for packets that pass the filter)."""
+    return ",".join(
+        f'"{index}","{_BUILTIN.get(name) or f"%Cus:{name}:0:U"}"'
+        for index, name in enumerate(FIELDS)
+    )
 
 DISPLAY_FILTER = (
     "arp or (ip and (icmp or tcp.flags.syn == 1 or tcp.flags.reset == 1"

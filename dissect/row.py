@@ -1,4 +1,4 @@
-"""Reading one `tshark -T fields` row: a list of strings, one per field in FIELDS."""
+"""Reading one tshark row: a list of strings, one per field in FIELDS."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Driving tshark through pyshark.
 
 pyshark finds tshark, starts it, streams its output and reaps it. netwhy swaps pyshark's per-packet
-EK/XML objects for plain `-T fields` rows read in batches: parsing a Python object per packet is
+EK/XML objects for plain tab-separated rows read in batches: parsing a Python object per packet is
 what makes pyshark slow, and netwhy needs a few dozen fields, not whole dissection trees.
 """
 
@@ -81,7 +81,7 @@ class FieldsCapture(pyshark.FileCapture):
         asyncio.get_child_watcher().attach_loop(None)
 
     async def _get_tshark_process(self, packet_count=None, stdin=None):
-        parameters = [self._known_path, "-n", "-T", "fields", *self.get_parameters()]
+        parameters = [self._known_path, "-n", "-T", "tabs", *self.get_parameters()]
         process = await asyncio.create_subprocess_exec(
             *parameters,
             stdout=asyncio.subprocess.PIPE,
@@ -124,9 +124,7 @@ class FieldsCapture(pyshark.FileCapture):
 
 
 def _field_parameters() -> list[str]:
-    parameters = ["-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t"]
-    for name in fields.FIELDS:
-        parameters += ["-e", name]
+    parameters = ["-o", f"gui.column.format:{fields.column_format()}"]
     for tap in fields.TAPS:
         parameters += ["-z", tap]
     parameters += ["--disable-protocol", ",".join(fields.DISABLED_PROTOCOLS)]
