@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyshark
 from netwhy.dissect import fields
+from netwhy.dissect.chunks import Chunk
 from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
@@ -56,12 +59,14 @@ class _LineBatches(BaseTsharkOutputParser):
 
 
 class FieldsCapture(pyshark.FileCapture):
-    """A pyshark FileCapture that yields batches of tshark field rows and tap lines."""
+    """A pyshark FileCapture that yields batches of tshark field rows and tap lines: for the
+    whole file, or for one chunk of it fed to tshark through a pipe."""
 
-    def __init__(self, path: Path, tshark_path: str, version: Version):
+    def __init__(self, path: Path, tshark_path: str, version: Version, chunk: Chunk | None = None):
         self.stderr_lines: collections.deque[str] = collections.deque(maxlen=20)
         self.returncode: int | None = None
         self._known_path, self._known_version = tshark_path, version
+        self._chunk = chunk
         super().__init__(
             str(path),
             keep_packets=False,
@@ -80,14 +85,30 @@ class FieldsCapture(pyshark.FileCapture):
         # child process of this program would try to wake it.
         asyncio.get_child_watcher().attach_loop(None)
 
+    def get_parameters(self, packet_count=None):
+        parameters = super().get_parameters(packet_count)
+        if self._chunk is not None:
+            parameters[-1] = "-"  # after "-r": the chunk arrives on standard input
+        return parameters
+
     async def _get_tshark_process(self, packet_count=None, stdin=None):
         parameters = [self._known_path, "-n", "-T", "tabs", *self.get_parameters()]
-        process = await asyncio.create_subprocess_exec(
-            *parameters,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            stdin=stdin,
-        )
+        feed = None
+        if self._chunk is not None:
+            stdin, feed = os.pipe()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *parameters,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                stdin=stdin,
+            )
+        finally:
+            if feed is not None:
+                os.close(stdin)
+        if feed is not None:
+            threading.Thread(target=_feed, args=(self._chunk, self.input_filepath, feed),
+                             daemon=True).start()
         self._create_stderr_handling_task(process.stderr)
         # Not pyshark's _created_new_process: it reports an early death with the whole command
         # line; netwhy reads the exit status and tshark's own words at cleanup instead.
@@ -121,6 +142,16 @@ class FieldsCapture(pyshark.FileCapture):
             await process.wait()
         self.returncode = process.returncode
         await asyncio.gather(*self._stderr_handling_tasks)
+
+
+def _feed(chunk: Chunk, path: Path, fd: int) -> None:
+    """Write the chunk into tshark's standard input, from a thread (the GIL is let go)."""
+    try:
+        chunk.feed(path, fd)
+    except OSError:
+        pass  # tshark stopped reading (it failed, or netwhy is closing it): its exit says why
+    finally:
+        os.close(fd)
 
 
 def _field_parameters() -> list[str]:

@@ -59,12 +59,12 @@ def service_fact(service: ServiceAttempts) -> dict[str, Any]:
 
 
 def echo_fact(
-    service: ServiceAttempts, answered_by: dict[str, set[str]], end_time: float
+    service: ServiceAttempts, answered_by: dict[str, set[str]], answerers: dict[str, int],
+    end_time: float,
 ) -> dict[str, Any]:
     rtt = service.rtt_total / service.rtt_count if service.rtt_count else -1
     # Other hosts that answered this same client: its own stack and first hop work.
-    others = sum(1 for host, clients in answered_by.items()
-                 if host != service.dst and service.src in clients)
+    others = answerers.get(service.src, 0) - (service.src in answered_by.get(service.dst, ()))
     return {
         "kind": "echo", "key": f"echo:{service.cid}",
         "cid": service.cid, "src": service.src, "dst": service.dst,
@@ -81,7 +81,11 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
     answered_by = seen.answering_hosts()
     echoes = [s for key, s in seen.services.items() if key[0] == "icmp"]
     echoes = sorted(echoes, key=lambda service: -service.attempts)[:MAX_ECHO_FACTS]
-    yield from (echo_fact(service, answered_by, seen.end_time) for service in echoes)
+    answerers: dict[str, int] = {}  # client -> how many hosts answered it
+    for clients in answered_by.values():
+        for client in clients:
+            answerers[client] = answerers.get(client, 0) + 1
+    yield from (echo_fact(service, answered_by, answerers, seen.end_time) for service in echoes)
     for index, query in enumerate(seen.queries.values()):
         yield {
             "kind": "icmp_query", "key": f"query:{index}",

@@ -36,8 +36,17 @@ def _name(path: str) -> str:
 
 
 def dumps(report: Report) -> str:
-    # ensure_ascii: any odd byte from a packet arrives escaped, never raw.
-    return json.dumps(as_dict(report), indent=2, ensure_ascii=True)
+    """Indented at the top, one line per diagnosis and conversation: readable, and written by
+    json's C encoder (an indented dump is pure Python, seconds for a large report)."""
+    data = as_dict(report)
+    lists = {key: data.pop(key) for key in ("diagnoses", "conversations")}
+    head = json.dumps(data, indent=2, ensure_ascii=True)[:-2]  # without the closing "\n}"
+    parts = [head]
+    for key, items in lists.items():
+        # ensure_ascii: any odd byte from a packet arrives escaped, never raw.
+        rows = ",\n    ".join(json.dumps(item, ensure_ascii=True) for item in items)
+        parts.append(f'  "{key}": [\n    {rows}\n  ]' if items else f'  "{key}": []')
+    return ",\n".join(parts) + "\n}"
 
 
 def lines(report: Report) -> Iterator[str]:
