@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from netwhy.dissect.arp import arp_from_row
 from netwhy.dissect.chunks import Chunk, split
-from netwhy.dissect.facts import CaptureSummary, Fact, UdpConversation, UdpFirst
-from netwhy.dissect.fields import COLUMN, FIELDS
-from netwhy.dissect.icmp import icmp_from_row
-from netwhy.dissect.spool import ChunkEnd, SpooledLane
-from netwhy.dissect.tcp import tcp_from_row
+from netwhy.dissect.facts import CaptureSummary, Fact
+from netwhy.dissect.rows import ChunkEnd, Rows
+from netwhy.dissect.spool import SpooledLane
 from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
-from netwhy.dissect.udp import udp_conversation_from_line, udp_first_from_row
 from pyshark.capture.capture import TSharkCrashException
 
 from netwhy.errors import EmptyCapture, NotACapture, TsharkFailed, UnreadableInput
@@ -43,13 +39,11 @@ _UNKNOWN_FORMAT = "isn't a capture file in a format"
 # name that held a newline (and so reached us on a line of its own).
 # A chunk arrives on standard input, which tshark calls "The standard input".
 _FILE_NAME = re.compile(r"^(?:.*\" |The standard input )(?=(?:appears|cannot|contains|isn't) )")
-_TOP_PROTOCOL = re.compile(r"^\S+\s+frames:(\d+) bytes:\d+")  # io,phs, no indent
 
 # Chunks of this many packets keep each tshark's memory flat; below MIN_SPLIT_PACKETS a second
 # tshark costs more to start than it saves.
 CHUNK_PACKETS = 250_000
 MIN_SPLIT_PACKETS = 100_000
-MAX_UDP_KEYS = 200_000  # UDP conversations remembered to join them across chunks
 
 
 def check_capture_file(path: Path) -> None:
@@ -101,7 +95,7 @@ class CaptureReader:
             chunks = [None]
         self.chunks = len(chunks)
         half = len(chunks) // 2 or 1
-        state = _Joined()
+        state = Rows()
         background = None
         try:
             if len(chunks) > 1:
@@ -118,7 +112,7 @@ class CaptureReader:
                 background.close()
         self.summary = _summary(state, str(self._version), self.path)
 
-    def _stream(self, chunk: Chunk | None, state: _Joined) -> Iterator[str]:
+    def _stream(self, chunk: Chunk | None, state: Rows) -> Iterator[str]:
         capture = FieldsCapture(self.path, self._tshark, self._version, chunk)
         try:
             for batch in capture.batches():
@@ -130,7 +124,7 @@ class CaptureReader:
         state.ended(ChunkEnd(capture.returncode, list(capture.stderr_lines)))
 
 
-def _until_end(lines: Iterator[str | ChunkEnd], state: _Joined) -> Iterator[str]:
+def _until_end(lines: Iterator[str | ChunkEnd], state: Rows) -> Iterator[str]:
     """One spooled chunk's lines; its trailer goes to state."""
     for line in lines:
         if isinstance(line, ChunkEnd):
@@ -139,98 +133,7 @@ def _until_end(lines: Iterator[str | ChunkEnd], state: _Joined) -> Iterator[str]
         yield line
 
 
-@dataclass
-class _Joined:
-    """What carries over from chunk to chunk: packet count, tshark's exit and words, and UDP
-    conversations (a conversation's first datagram is only its first in the earliest chunk;
-    its per-chunk counts add up)."""
-
-    packets: int = 0
-    ends: list[ChunkEnd] = field(default_factory=list)
-    udp_seen: set[tuple[str, int, str, int]] = field(default_factory=set)
-    # per conversation: frames a to b, frames b to a, start and duration in nanoseconds
-    udp: dict[tuple[str, int, str, int], list] = field(default_factory=dict)
-
-    def chunk(self, chunk: Chunk | None, lines: Iterable[str]) -> Iterator[Fact]:
-        frames = chunk.first_frame if chunk else 0
-        shift = chunk.time_shift_ns if chunk else 0
-        width = len(FIELDS)
-        frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]
-        for line in lines:
-            row = line.split("\t")
-            if len(row) != width:
-                if (conversation := udp_conversation_from_line(line)) is not None:
-                    self._count(conversation, shift)
-                elif top := _TOP_PROTOCOL.match(line):
-                    self.packets += int(top[1])
-                continue
-            fact = _fact_from_row(
-                row, int(row[frame_column]) + frames, _shifted(float(row[time_column]), shift)
-            )
-            if isinstance(fact, UdpFirst) and not self._first(fact):
-                continue
-            if fact is not None:
-                yield fact
-
-    def ended(self, end: ChunkEnd) -> None:
-        self.ends.append(end)
-
-    def _first(self, fact: UdpFirst) -> bool:
-        key = (fact.src, fact.sport, fact.dst, fact.dport)
-        if key in self.udp_seen or (fact.dst, fact.dport, fact.src, fact.sport) in self.udp_seen:
-            return False
-        if len(self.udp_seen) < MAX_UDP_KEYS:
-            self.udp_seen.add(key)
-        return True
-
-    def _count(self, conversation: UdpConversation, shift: int) -> None:
-        c = conversation
-        start = round(c.start * 1e9) + shift
-        duration = round(c.duration * 1e9)
-        key, back = (c.a, c.a_port, c.b, c.b_port), (c.b, c.b_port, c.a, c.a_port)
-        if key not in self.udp and back in self.udp:
-            key, forward, backward = back, c.frames_b_to_a, c.frames_a_to_b
-        else:
-            forward, backward = c.frames_a_to_b, c.frames_b_to_a
-        known = self.udp.get(key)
-        if known is None:
-            self.udp[key] = [forward, backward, start, duration]
-            return
-        end = max(known[2] + known[3], start + duration)
-        known[0] += forward
-        known[1] += backward
-        known[2] = min(known[2], start)
-        # As the tap prints a duration: to a tenth of a millisecond.
-        known[3] = round((end - known[2]) / 100_000) * 100_000
-
-    def conversations(self) -> Iterator[UdpConversation]:
-        # The tap's own order: busiest first.
-        busiest = sorted(self.udp.items(), key=lambda item: -(item[1][0] + item[1][1]))
-        for (a, a_port, b, b_port), (forward, backward, start, duration) in busiest:
-            yield UdpConversation(
-                a, a_port, b, b_port, forward, backward, start / 1e9, duration / 1e9
-            )
-
-
-def _shifted(seconds: float, shift_ns: int) -> float:
-    """A chunk's time as the whole file's, exactly: tshark prints at most nanoseconds, so the
-    sum in integer nanoseconds rounds to the very float a single pass would have read."""
-    return (round(seconds * 1e9) + shift_ns) / 1e9 if shift_ns else seconds
-
-
-def _fact_from_row(row: list[str], frame: int, time: float) -> Fact | None:
-    if row[COLUMN["arp.opcode"]]:
-        return arp_from_row(row, frame, time)
-    if row[COLUMN["icmp.type"]]:
-        return icmp_from_row(row, frame, time)
-    if row[COLUMN["tcp.flags"]]:
-        return tcp_from_row(row, frame, time)
-    if row[COLUMN["udp.srcport"]]:
-        return udp_first_from_row(row, frame, time)
-    return None
-
-
-def _summary(state: _Joined, version: str, path: Path) -> CaptureSummary:
+def _summary(state: Rows, version: str, path: Path) -> CaptureSummary:
     errors = [line for end in state.ends for line in end.stderr_lines]
     problem = _file_problem(errors)
     packets = state.packets

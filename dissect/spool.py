@@ -19,22 +19,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from netwhy.dissect.chunks import Chunk
+from netwhy.dissect.rows import ChunkEnd
 from netwhy.dissect.tshark import FieldsCapture
 from packaging.version import Version
 from pyshark.capture.capture import TSharkCrashException
 
 _TRAILER = "\x00end\t"
 _POLL_S = 0.01
-
-
-@dataclass
-class ChunkEnd:
-    returncode: int | None
-    stderr_lines: list[str]
 
 
 class SpooledLane:

@@ -50,6 +50,22 @@ _TYPES_SCHEMA = {
 }
 
 
+_LIVE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["history_s", "max_facts", "judge_every_s", "repeat_after_s"],
+    "patternProperties": {"": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["value", "reason"],
+        "properties": {"value": {"type": "number", "exclusiveMinimum": 0},
+                       "reason": {"type": "string", "minLength": 20}},
+    }},
+    "properties": {name: {} for name in ("history_s", "max_facts", "judge_every_s",
+                                         "repeat_after_s")},
+}
+
+
 @cache
 def load_knowledge_base(directory: Path = KB_DIR) -> KnowledgeBase:
     schema = json.loads((directory / "schema.json").read_text())
@@ -67,8 +83,13 @@ def load_knowledge_base(directory: Path = KB_DIR) -> KnowledgeBase:
         int(number): IcmpType(entry["name"], entry["status"], entry.get("rfc"))
         for number, entry in _validated(directory / "icmp-types.yaml", _TYPES_SCHEMA).items()
     }
+    live = {
+        name: Threshold(entry["value"], entry["reason"])
+        for name, entry in _validated(directory / "live.yaml", _LIVE_SCHEMA).items()
+    }
     _check_references(conditions)
-    return KnowledgeBase(conditions=conditions, evidence=evidence, icmp_types=icmp_types)
+    return KnowledgeBase(conditions=conditions, evidence=evidence, icmp_types=icmp_types,
+                         live=live)
 
 
 def _validated(path: Path, schema: dict[str, Any]) -> Any:

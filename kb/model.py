@@ -108,6 +108,7 @@ class KnowledgeBase:
     conditions: dict[str, Condition]
     evidence: dict[str, EvidenceTerm]
     icmp_types: dict[int, IcmpType] = field(default_factory=dict)
+    live: dict[str, Threshold] = field(default_factory=dict)  # windows of `netwhy watch`
 
     def threshold(self, condition_id: str, name: str) -> Any:
         """A number a rule needs, read from the condition's `thresholds` (never from code)."""
