@@ -53,28 +53,13 @@ def analyze(path: Path | str, splitting: Splitting | None = PARALLEL) -> Report:
     finished = time.perf_counter()
     summary = reader.summary
     assert summary is not None  # facts() ran to its end
-    notes = []
-    if seen.untracked_conversations or seen.arp.untracked:
-        notes.append(
-            f"state cap reached: {seen.untracked_conversations + seen.arp.untracked} "
-            "conversations or ARP exchanges were counted but not tracked, so findings about "
-            "them may be missing or lack their context"
-        )
-    unanswered = sum(1 for s in seen.services.values() if s.proto != "icmp" and not s.replies)
-    pinged = sum(1 for s in seen.services.values() if s.proto == "icmp")
-    if unanswered > MAX_ATTEMPT_FACTS or pinged > MAX_ECHO_FACTS:
-        notes.append(
-            f"engine budget reached: of {unanswered} unanswered conversations and {pinged} "
-            f"pinged hosts, the {MAX_ATTEMPT_FACTS} and {MAX_ECHO_FACTS} most tried were "
-            "judged one by one; a scan this wide is better read from its summary"
-        )
     return Report(
         capture=str(path),
         tshark_version=summary.tshark_version,
         packets=summary.packets,
         diagnoses=diagnoses,
         truncated=summary.truncated,
-        notes=notes,
+        notes=limit_notes(seen),
         conversations=attempts,
         timings={
             "dissect_s": round(dissected - started, 3),
@@ -91,6 +76,26 @@ def analyze(path: Path | str, splitting: Splitting | None = PARALLEL) -> Report:
 def _cpu(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+
+
+def limit_notes(seen: Observations) -> list[str]:
+    """What the state caps and engine budgets left out, said plainly."""
+    notes = []
+    if seen.untracked_conversations or seen.arp.untracked:
+        notes.append(
+            f"state cap reached: {seen.untracked_conversations + seen.arp.untracked} "
+            "conversations or ARP exchanges were counted but not tracked, so findings about "
+            "them may be missing or lack their context"
+        )
+    unanswered = sum(1 for s in seen.services.values() if s.proto != "icmp" and not s.replies)
+    pinged = sum(1 for s in seen.services.values() if s.proto == "icmp")
+    if unanswered > MAX_ATTEMPT_FACTS or pinged > MAX_ECHO_FACTS:
+        notes.append(
+            f"engine budget reached: of {unanswered} unanswered conversations and {pinged} "
+            f"pinged hosts, the {MAX_ATTEMPT_FACTS} and {MAX_ECHO_FACTS} most tried were "
+            "judged one by one; a scan this wide is better read from its summary"
+        )
+    return notes
 
 
 def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:

@@ -126,6 +126,37 @@ def _parser() -> argparse.ArgumentParser:
     _add_target_options(annotate)
     annotate.set_defaults(run=_run_annotate)
 
+    watch = _command(
+        commands,
+        "watch",
+        help="watch an interface and explain failures as they happen",
+        description="Capture live on IFACE (through dumpcap, as Wireshark does) and print each "
+        "diagnosis as soon as the evidence makes it certain, with the same rules and knowledge "
+        "base as `explain`; a final report follows on Ctrl-C or after --duration. Needs "
+        "permission to capture: root, dumpcap's capabilities, or the wireshark group. UDP "
+        "services that never answer are judged in the final report, when tshark's counts of "
+        "every datagram arrive.",
+    )
+    watch.add_argument("-i", "--interface", required=True, metavar="IFACE",
+                       help="interface to capture on")
+    watch.add_argument("-f", "--capture-filter", metavar="FILTER",
+                       help="capture (BPF) filter, e.g. 'host 192.0.2.10'")
+    watch.add_argument("--duration", type=_seconds, metavar="S",
+                       help="stop after S seconds (default: until Ctrl-C)")
+    watched = watch.add_mutually_exclusive_group()
+    watched.add_argument("--format", choices=("text", "json", "jsonl"), default="text",
+                         help="text (default); json: only the final report; jsonl: an event "
+                         "per diagnosis as it comes, then the report on one line")
+    watched.add_argument("--json", dest="format", action="store_const", const="json",
+                         help="same as --format json")
+    watch.add_argument("--write", metavar="OUT.pcapng",
+                       help="also keep the traffic in a ring buffer OUT_NNNNN_TIME.pcapng")
+    watch.add_argument("--ring-files", type=_positive, default=10, metavar="N",
+                       help="ring buffer: files kept (default 10)")
+    watch.add_argument("--ring-size", type=_positive, default=100, metavar="MB",
+                       help="ring buffer: megabytes per file (default 100)")
+    watch.set_defaults(run=_run_watch)
+
     report = _command(
         commands,
         "report",
@@ -293,6 +324,33 @@ def _run_annotate(arguments: argparse.Namespace) -> int:
     if report.truncated:
         return _truncated(arguments.capture, report.truncated, "analysed and copied")
     return ExitCode.OK
+
+
+def _run_watch(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from netwhy.watch import watch
+
+    watch(arguments.interface, arguments.capture_filter, arguments.duration, arguments.format,
+          Path(arguments.write) if arguments.write else None, arguments.ring_files,
+          arguments.ring_size)
+    return ExitCode.OK
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _run_report(arguments: argparse.Namespace) -> int:
