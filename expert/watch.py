@@ -41,6 +41,7 @@ class Watch:
         self.history: deque[Fact] = deque()
         self.facts_seen = 0
         self.forgotten = 0  # facts dropped for the count limit before their age
+        self.judgements, self.judging_s = 0, 0.0
         self.reported: dict[DiagnosisKey, float] = {}  # when each was last printed
         self._zero: float | None = None  # the clock at capture time 0
 
@@ -64,7 +65,10 @@ class Watch:
         self._forget_before(now - self.history_s)
         if not self.history:
             return []
+        started = time.perf_counter()
         diagnoses, _ = self._diagnosed(self.history, now)
+        self.judgements += 1
+        self.judging_s += time.perf_counter() - started
         fresh = [d for d in diagnoses
                  if now - self.reported.get(key(d), -self.repeat_after_s) >= self.repeat_after_s]
         for diagnosis in fresh:
@@ -87,6 +91,8 @@ class Watch:
         return Report(
             capture=source, tshark_version=tshark_version, packets=self.rows.packets,
             diagnoses=diagnoses, notes=notes, conversations=conversations(seen, diagnoses),
+            timings={"watched_s": round(self.now(), 3), "facts": self.facts_seen,
+                     "judged": self.judgements, "judging_s": round(self.judging_s, 3)},
         )
 
     def _diagnosed(self, facts: Iterable[Fact], now: float) -> tuple[list[Diagnosis],
