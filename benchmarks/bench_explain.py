@@ -7,7 +7,7 @@ Usage:
 For each size it makes (or reuses) a mixed capture with make_capture.py, then runs, strictly
 alternating, `tshark -q -z expert -r FILE` and `netwhy explain FILE --json`, --repeat times
 each. Per run it records wall time, CPU time (the whole tree, from wait4) and the peak of the
-summed RSS of the process tree (netwhy plus its tshark children), sampled every 20 ms from
+summed PSS of the process tree (netwhy plus its tshark children), sampled every 20 ms from
 /proc. It prints medians, packets/s, peak memory and netwhy's time as a ratio of tshark's: the
 ratio is what is comparable across machines and noisy runs, the seconds are not.
 """
@@ -85,6 +85,15 @@ def tree(root: int) -> list[int]:
 
 
 def rss_bytes(pid: int) -> int:
+    """The process's proportional set size (PSS): its private pages, plus its share of pages it
+    shares (two tsharks map the same 80 MB of libwireshark: summed RSS would count it twice)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
     try:
         with open(f"/proc/{pid}/statm") as handle:
             return int(handle.read().split()[1]) * PAGE

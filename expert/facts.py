@@ -243,9 +243,11 @@ def finding(
         "frames": list(frames), "details": details or {},
     }
     conclude(c, fact)
-    # Into the engine too, without the bulky parts: other rules join on findings.
-    assert_distinct(c.assert_fact,
-                    {key: value for key, value in fact.items() if key not in ("frames", "details")})
+    # Into the engine too, without the bulky parts, if a rule may join on it: every finding
+    # made from an ICMP error is joined to that error (icmp_errors.py), others by condition.
+    if condition in JOINED_CONDITIONS or origin.startswith("error:"):
+        assert_distinct(c.assert_fact, {key: value for key, value in fact.items()
+                                        if key not in ("frames", "details")})
     evidence(c, rule, fid, features=features)
     return fid
 
@@ -271,6 +273,9 @@ def evidence(
         "details": details or {}, "supersedes": supersedes,
     })
 
+
+# Conditions that some rule joins findings on (engine.py reads them from the ruleset).
+JOINED_CONDITIONS: set[str] = set()
 
 # Conclusions of each running session, by session id. Only findings also enter the engine
 # (rules join on them); evidence is final, and durable-rules costs kilobytes per fact.
