@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pyshark
 from netwhy.dissect import fields
 from netwhy.dissect.rows import ChunkEnd
-from netwhy.dissect.tshark import _field_parameters, _LineBatches
+from netwhy.dissect.tshark import LineBatches, field_parameters
 from packaging.version import Version
 from pyshark.tshark.tshark import get_process_path
 
@@ -52,14 +52,14 @@ class LiveFieldsCapture(pyshark.LiveCapture):
             display_filter=fields.DISPLAY_FILTER,
             override_prefs=dict(fields.PREFERENCES),
             tshark_path=tshark_path,
-            custom_parameters=["-l", *_field_parameters()],
+            custom_parameters=["-l", *field_parameters()],
         )
 
     def _get_tshark_version(self):
         return self._known_version
 
     def _setup_tshark_output_parser(self):
-        return _LineBatches()
+        return LineBatches()
 
     async def _get_tshark_process(self, packet_count=None, stdin=None):
         dumpcap = get_process_path(tshark_path=self._known_path, process_name="dumpcap")

@@ -44,7 +44,7 @@ def tshark_path_and_version() -> tuple[str, Version]:
     return path, version
 
 
-class _LineBatches(BaseTsharkOutputParser):
+class LineBatches(BaseTsharkOutputParser):
     """Hands pyshark every complete line read so far as one 'packet': one event-loop turn per
     64 KiB of output instead of one per packet."""
 
@@ -73,7 +73,7 @@ class FieldsCapture(pyshark.FileCapture):
             display_filter=fields.DISPLAY_FILTER,
             override_prefs=dict(fields.PREFERENCES),
             tshark_path=tshark_path,
-            custom_parameters=_field_parameters(),
+            custom_parameters=field_parameters(),
         )
 
     def batches(self) -> Iterator[list[str]]:
@@ -119,7 +119,7 @@ class FieldsCapture(pyshark.FileCapture):
         return self._known_version  # pyshark would run `tshark -v` again for every capture
 
     def _setup_tshark_output_parser(self):
-        return _LineBatches()
+        return LineBatches()
 
     async def _handle_process_stderr_forever(self, stderr):
         # pyshark's own version decodes strictly and keeps only the last line.
@@ -154,7 +154,7 @@ def _feed(chunk: Chunk, path: Path, fd: int) -> None:
         os.close(fd)
 
 
-def _field_parameters() -> list[str]:
+def field_parameters() -> list[str]:
     parameters = ["-o", f"gui.column.format:{fields.column_format()}"]
     for tap in fields.TAPS:
         parameters += ["-z", tap]

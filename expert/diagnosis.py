@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITY_ORDER = {"error": 3, "warning": 2, "note": 1, "chat": 0}
@@ -60,7 +60,15 @@ class Diagnosis:
     rules: tuple[str, ...] = ()  # ids of the rules that contributed
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["subject"] = {key: value for key, value in data["subject"].items()}
-        data["evidence"] = list(self.evidence)
-        return data
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    """Like dataclasses.asdict, without its deep copies (seconds on a large report)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
