@@ -38,7 +38,8 @@ def test_each_condition_fires_on_its_own_scenario(condition: str) -> None:
      (4, 10, 13, 16, 21, 30, 45), "redirects-disabled"),
     ("crafted-redirect-invalid", "icmp.redirect.invalid", "warning", CLIENT, "198.51.100.20",
      (2,), None),
-    ("reassembly-timeout", "icmp.reassembly-timeout", "warning", CLIENT, "192.0.2.20", (4,),
+    # Frame 3 is the first fragment of the datagram that never completed: the one quoted.
+    ("reassembly-timeout", "icmp.reassembly-timeout", "warning", CLIENT, "192.0.2.20", (3, 4),
      "fragment-filtered"),
     ("parameter-problem", "icmp.parameter-problem", "error", CLIENT, "192.0.2.20", (4, 6),
      "bad-or-unsupported-option"),
