@@ -110,7 +110,7 @@ def command_name(pid: int) -> str:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of root's process tree until stopped; kills it on timeout.
+    """Samples the summed PSS of root's process tree until stopped; kills it on timeout.
     Also keeps each command's own peak, to tell whether Python or tshark dominates."""
 
     def __init__(self, root: int, timeout_s: float) -> None:
@@ -255,7 +255,7 @@ class ToolResult:
 
 
 def peak_by_command(runs: list[Run]) -> dict[str, float]:
-    """Each command's own peak RSS over all runs (not summed, unlike the tree peak)."""
+    """Each command's own peak PSS over all runs (not summed, unlike the tree peak)."""
     peaks: dict[str, float] = {}
     for run in runs:
         for name, mb in run.peak_by_command_mb.items():
@@ -351,11 +351,11 @@ def print_table(report: dict) -> None:
     ratio, goal = report["time_ratio_netwhy_over_tshark"], report["goal"]
     ratio_text = "n/a" if ratio is None else f"{ratio:.2f}"
     print(f"time ratio netwhy/tshark-expert: {ratio_text} (goal <= {GOAL_TIME_RATIO:.2f}: "
-          f"{met(goal['time_met'])}); netwhy peak tree RSS (goal < {GOAL_PEAK_MB:.0f} MB: "
+          f"{met(goal['time_met'])}); netwhy peak tree PSS (goal < {GOAL_PEAK_MB:.0f} MB: "
           f"{met(goal['memory_met'])})")
     by_command = report["netwhy"]["peak_rss_by_command_mb"]
     if by_command:
-        print("netwhy peak RSS by process: "
+        print("netwhy peak PSS by process: "
               + ", ".join(f"{name} {mb:.0f} MB" for name, mb in by_command.items()))
     timings = report["netwhy"]["timings_median"]
     if timings:

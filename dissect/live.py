@@ -23,11 +23,13 @@ from netwhy.dissect.tshark import LineBatches, field_parameters
 from packaging.version import Version
 from pyshark.tshark.tshark import get_process_path
 
-from netwhy.errors import NoPermission, TsharkFailed, UnreadableInput
+from netwhy.errors import BadTarget, NoPermission, TsharkFailed, UnreadableInput
 
-# What dumpcap says when it may not capture, and when the interface does not exist.
+# What dumpcap says when it may not capture, when the interface does not exist, and when the
+# capture filter does not compile.
 _DENIED = ("permission", "Operation not permitted", "not permitted")
 _NO_DEVICE = ("no device", "No such device", "doesn't exist", "There is no device")
+_BAD_FILTER = ("capture filter", "syntax error")
 
 
 @dataclass
@@ -162,6 +164,8 @@ def check_live_end(end: LiveEnd, interface: str) -> None:
             "wireshark group (README: live capture)")
     if any(sign in words for sign in _NO_DEVICE):
         raise UnreadableInput(f"no interface named {interface} ({_last(end)})")
+    if any(sign in words for sign in _BAD_FILTER):
+        raise BadTarget(f"the capture filter does not compile: {_last(end)}")
     code = end.tshark.returncode
     if code is not None and code < 0 and code != -signal.SIGTERM:
         raise TsharkFailed(f"tshark failed while watching {interface}: killed by signal {-code}")

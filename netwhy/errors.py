@@ -39,7 +39,8 @@ class NetwhyError(Exception):
 
 
 class BadTarget(NetwhyError):
-    """A `why` target that is neither an address nor a valid display filter."""
+    """A target or filter from the command line that netwhy or tshark refuses (a `why` target
+    that is neither an address nor a display filter, a capture filter that does not compile)."""
 
     exit_code = ExitCode.USAGE
 
