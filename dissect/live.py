@@ -165,7 +165,9 @@ def check_live_end(end: LiveEnd, interface: str) -> None:
     if any(sign in words for sign in _NO_DEVICE):
         raise UnreadableInput(f"no interface named {interface} ({_last(end)})")
     if any(sign in words for sign in _BAD_FILTER):
-        raise BadTarget(f"the capture filter does not compile: {_last(end)}")
+        said = next(line for line in [*end.dumpcap.stderr_lines, *end.tshark.stderr_lines]
+                    if any(sign in line for sign in _BAD_FILTER))
+        raise BadTarget(f"the capture filter does not compile: {said}")
     code = end.tshark.returncode
     if code is not None and code < 0 and code != -signal.SIGTERM:
         raise TsharkFailed(f"tshark failed while watching {interface}: killed by signal {-code}")

@@ -131,6 +131,15 @@ def test_missing_interface_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@needs_root
+def test_bad_capture_filter_one_line() -> None:
+    result = subprocess.run([str(NETWHY), "watch", "-i", "lo", "-f", "hots 192.0.2.1",
+                             "--duration", "5"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.startswith("netwhy: the capture filter does not compile:")
+    assert "hots 192.0.2.1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def storm_rows() -> list[str]:
     """tshark's rows for a kernel-made ARP storm (the lab's capture), as a live watch gets them."""
     tshark, version = tshark_path_and_version()
