@@ -37,27 +37,32 @@ class SpooledLane:
     ChunkEnd after each chunk."""
 
     def __init__(self, path: Path, chunks: list[Chunk], tshark_path: str, version: Version):
-        handle, name = tempfile.mkstemp(prefix="netwhy-", suffix=".rows")
-        os.close(handle)
-        self._spool = Path(name)
+        # Opened twice (the worker writes, netwhy reads at its own pace) and unlinked at once:
+        # nothing is left behind, however either process ends.
+        write_fd, name = tempfile.mkstemp(prefix="netwhy-", suffix=".rows")
+        self._spool = open(name, encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115
+        os.unlink(name)
         self._chunks = len(chunks)
         order = {
             "path": str(path), "tshark": tshark_path, "version": str(version),
-            "spool": str(self._spool),
+            "spool_fd": write_fd,
             "chunks": [{**asdict(chunk), "prefix": base64.b64encode(chunk.prefix).decode()}
                        for chunk in chunks],
         }
-        self._worker = subprocess.Popen(
-            [sys.executable, "-m", "netwhy.dissect.spool"], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        try:
+            self._worker = subprocess.Popen(
+                [sys.executable, "-m", "netwhy.dissect.spool"], stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_fd,),
+            )
+        finally:
+            os.close(write_fd)
         with self._worker.stdin as stdin:
             stdin.write(json.dumps(order).encode())
 
     def lines(self) -> Iterator[str | ChunkEnd]:
         ended = 0
         pending = ""
-        with open(self._spool, encoding="utf-8", errors="replace", newline="\n") as spool:
+        with self._spool as spool:
             while ended < self._chunks:
                 block = spool.read(1 << 16)
                 if not block:
@@ -82,13 +87,13 @@ class SpooledLane:
         if self._worker.poll() is None:
             self._worker.terminate()
         self._worker.wait()
-        self._spool.unlink(missing_ok=True)
+        self._spool.close()
 
 
 def _dissect_lane(
-    path: Path, chunks: list[Chunk], tshark_path: str, version: Version, spool: Path
+    path: Path, chunks: list[Chunk], tshark_path: str, version: Version, spool_fd: int
 ) -> None:
-    with open(spool, "w", encoding="utf-8", newline="\n") as out:
+    with open(spool_fd, "w", encoding="utf-8", newline="\n") as out:
         for chunk in chunks:
             capture = FieldsCapture(path, tshark_path, version, chunk)
             try:
@@ -109,7 +114,7 @@ def main() -> None:
     order = json.load(sys.stdin)
     chunks = [Chunk(**{**c, "prefix": base64.b64decode(c["prefix"])}) for c in order["chunks"]]
     _dissect_lane(Path(order["path"]), chunks, order["tshark"], Version(order["version"]),
-                  Path(order["spool"]))
+                  order["spool_fd"])
 
 
 if __name__ == "__main__":
