@@ -31,11 +31,14 @@ def watch(
 ) -> int:
     """Returns the number of diagnoses in the final report."""
     tshark, version = tshark_path_and_version()
+    dumpcap = shutil.which("dumpcap")  # what captures, for tshark and for the ring buffer
+    if dumpcap is None:
+        raise TsharkMissing("dumpcap not found: it comes with tshark (apt-get install tshark)")
     kb = load_knowledge_base()
     judge = Watch(kb)
     every_s = float(kb.live["judge_every_s"].value)
     status = _Status(interface) if sys.stderr.isatty() else None
-    ring = _start_ring(tshark, interface, capture_filter, write, ring_files, ring_megabytes)
+    ring = _start_ring(dumpcap, interface, capture_filter, write, ring_files, ring_megabytes)
     capture = LiveFieldsCapture(interface, capture_filter, tshark, version)
 
     def on_tick() -> float:
@@ -106,13 +109,10 @@ class _Status:
         sys.stderr.flush()
 
 
-def _start_ring(tshark: str, interface: str, capture_filter: str | None, write: Path | None,
+def _start_ring(dumpcap: str, interface: str, capture_filter: str | None, write: Path | None,
                 files: int, megabytes: int) -> subprocess.Popen | None:
     if write is None:
         return None
-    dumpcap = shutil.which("dumpcap") or str(Path(tshark).with_name("dumpcap"))
-    if not Path(dumpcap).exists():
-        raise TsharkMissing("dumpcap not found: it comes with tshark (apt-get install tshark)")
     if not write.parent.is_dir():
         raise OutputFailed(f"{write.parent}: no such directory for --write")
     command = [dumpcap, "-q", "-i", interface, "-w", str(write),
