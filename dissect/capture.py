@@ -74,11 +74,14 @@ class Splitting:
     min_packets: int = MIN_SPLIT_PACKETS
 
 
+PARALLEL = Splitting()
+
+
 class CaptureReader:
     """Checks the file and tshark at once; iterate `facts()` once, and `summary` is filled in
     when the iteration ends."""
 
-    def __init__(self, path: Path | str, splitting: Splitting | None = Splitting()):
+    def __init__(self, path: Path | str, splitting: Splitting | None = PARALLEL):
         self.path = Path(path)
         self.summary: CaptureSummary | None = None
         self.chunks = 1

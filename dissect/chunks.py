@@ -26,7 +26,6 @@ class Chunk:
     end: int  # byte offset just past its last record (end of file for the last chunk)
     first_frame: int  # packets before it: its frame numbers continue from here
     time_shift_ns: int  # its first packet's time minus the capture's first packet's time
-    packets: int  # as counted here (the last chunk may hold a damaged tail counted as 0)
 
     def feed(self, path: Path, fd: int) -> None:
         """Write the chunk, as a capture of its own, into the pipe fd (sendfile: the kernel
@@ -84,9 +83,8 @@ def split(path: Path, chunk_packets: int, parts: int, min_packets: int) -> list[
     for index, point in enumerate(chosen):
         last = index == len(chosen) - 1
         end = size if last else chosen[index + 1].offset
-        packets = (total if last else chosen[index + 1].frame) - point.frame
         chunks.append(Chunk(point.prefix, point.offset, end, point.frame,
-                            point.time_ns - first_time, packets))
+                            point.time_ns - first_time))
     return chunks
 
 
@@ -143,7 +141,8 @@ def _walk_pcapng(mm: mmap.mmap, every: int) -> tuple[list[_Checkpoint], int, int
         return None
     order = "<" if mm[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
     word = struct.Struct(order + "I")
-    epb = struct.Struct(order + "IIII")  # type, length, interface, timestamp high
+    block = struct.Struct(order + "II")  # type, length
+    epb = struct.Struct(order + "III")  # after those: interface, timestamp high, low
     shb_length = word.unpack_from(mm, 4)[0]
     if shb_length < 28 or shb_length > size:
         return None
@@ -154,16 +153,16 @@ def _walk_pcapng(mm: mmap.mmap, every: int) -> tuple[list[_Checkpoint], int, int
     while offset + 12 <= size:
         if offset - released > _RELEASE_EVERY:
             released = _release(mm, released, offset)
-        kind, length = epb.unpack_from(mm, offset)[:2]
+        kind, length = block.unpack_from(mm, offset)
         if length < 12 or length % 4 or offset + length > size:
             break
         if kind == _EPB:
-            interface = epb.unpack_from(mm, offset)[2]
+            if length < 32:
+                break  # too short to be one: damage, left to tshark in the last chunk
+            interface, high, low = epb.unpack_from(mm, offset + 8)
             if interface >= len(interfaces):
                 return None
             if frame % every == 0:
-                high = epb.unpack_from(mm, offset)[3]
-                low = word.unpack_from(mm, offset + 16)[0]
                 multiply, divide, shift = interfaces[interface]
                 ticks = high << 32 | low
                 checkpoints.append(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pyshark
 from netwhy.dissect import fields
 from netwhy.dissect.rows import ChunkEnd
-from netwhy.dissect.tshark import LineBatches, field_parameters
+from netwhy.dissect.tshark import LineBatches, collect_stderr, field_parameters
 from packaging.version import Version
 from pyshark.tshark.tshark import get_process_path
 
@@ -72,7 +72,7 @@ class LiveFieldsCapture(pyshark.LiveCapture):
         )
         os.close(write)
         self._stderr_handling_tasks.append(
-            asyncio.ensure_future(_collect(self._dumpcap.stderr, self.dumpcap_lines)))
+            asyncio.ensure_future(collect_stderr(self._dumpcap.stderr, self.dumpcap_lines)))
         process = await asyncio.create_subprocess_exec(
             self._known_path, "-n", "-T", "tabs", *self.get_parameters(),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=read,
@@ -80,7 +80,7 @@ class LiveFieldsCapture(pyshark.LiveCapture):
         )
         os.close(read)
         self._stderr_handling_tasks.append(
-            asyncio.ensure_future(_collect(process.stderr, self.stderr_lines)))
+            asyncio.ensure_future(collect_stderr(process.stderr, self.stderr_lines)))
         self._running_processes.update({self._dumpcap, process})
         return process
 
@@ -145,13 +145,6 @@ class LiveFieldsCapture(pyshark.LiveCapture):
     def close(self) -> None:
         super().close()
         asyncio.get_child_watcher().attach_loop(None)
-
-
-async def _collect(stream: asyncio.StreamReader, into: collections.deque[str]) -> None:
-    while line := await stream.readline():
-        text = line.decode("utf-8", "replace").strip()
-        if text and not text.startswith(("Running as user", "Capturing on")):
-            into.append(text)
 
 
 def check_live_end(end: LiveEnd, interface: str) -> None:

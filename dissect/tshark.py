@@ -123,10 +123,7 @@ class FieldsCapture(pyshark.FileCapture):
 
     async def _handle_process_stderr_forever(self, stderr):
         # pyshark's own version decodes strictly and keeps only the last line.
-        while line := await stderr.readline():
-            text = line.decode("utf-8", "replace").strip()
-            if text and not text.startswith("Running as user"):
-                self.stderr_lines.append(text)
+        await collect_stderr(stderr, self.stderr_lines)
 
     async def _cleanup_subprocess(self, process):
         # tshark has closed stdout: wait for its exit status instead of killing it, so that a
@@ -142,6 +139,14 @@ class FieldsCapture(pyshark.FileCapture):
             await process.wait()
         self.returncode = process.returncode
         await asyncio.gather(*self._stderr_handling_tasks)
+
+
+async def collect_stderr(stream: asyncio.StreamReader, into: collections.deque[str]) -> None:
+    """tshark's or dumpcap's words, decoded leniently, without their routine greetings."""
+    while line := await stream.readline():
+        text = line.decode("utf-8", "replace").strip()
+        if text and not text.startswith(("Running as user", "Capturing on")):
+            into.append(text)
 
 
 def _feed(chunk: Chunk, path: Path, fd: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 
 from netwhy.dissect import CaptureReader
-from netwhy.dissect.capture import Splitting
+from netwhy.dissect.capture import PARALLEL, Splitting
 from netwhy.expert.assemble import assemble
 from netwhy.expert.conversations import Conversation, conversations
 from netwhy.expert.diagnosis import Diagnosis
@@ -35,9 +35,6 @@ class Report:
     notes: list[str] = field(default_factory=list)
     conversations: list[Conversation] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-PARALLEL = Splitting()
 
 
 def analyze(path: Path | str, splitting: Splitting | None = PARALLEL) -> Report:

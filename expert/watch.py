@@ -48,7 +48,7 @@ class Watch:
     def add(self, lines: Iterable[str]) -> None:
         for fact in self.rows.chunk(None, lines):
             if self._zero is None:
-                self._zero = self.clock() - getattr(fact, "time", 0.0)
+                self._zero = self.clock() - _time(fact)
             self.history.append(fact)
             self.facts_seen += 1
         while len(self.history) > self.max_facts:
