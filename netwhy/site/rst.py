@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 
 from netwhy.render.text import printable
 
-_MARKUP = re.compile(r"[^\w ]|_", re.UNICODE)  # \w includes "_", which is markup in reST
+# \w includes "_", which is markup in reST. White space is no markup, and docutils drops an
+# escaped one (an escaped no-break space alone left an empty list item).
+_MARKUP = re.compile(r"[^\w\s]|_", re.UNICODE)
 
 
 def text(value: object) -> str:
