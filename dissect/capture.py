@@ -1,25 +1,25 @@
 """Reading a saved capture into facts, streaming.
 
-A small capture is one tshark pass. A large one is cut into chunks of whole packets (chunks.py)
-dissected in two lanes at once, one per core: netwhy reads the first half's chunks as tshark
-streams them, while a worker process spools the second half's (spool.py). Frame numbers and
-times are shifted back to the whole file's, and UDP conversations that cross a chunk boundary
-are joined, so the facts are the same as from one pass.
+The prefilter (prefilter.py) walks the file and hands tshark only the records that can matter,
+in streams of a bounded number of records, one tshark each: tshark dissects on one core while
+netwhy walks and reads rows on the other, and each tshark's memory stays flat. Frame numbers
+and times are the whole file's again, and the UDP datagrams the prefilter counted are added to
+tshark's counts, so the facts are the same as from one plain pass (which tests compare).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from netwhy.dissect.chunks import Chunk, split
 from netwhy.dissect.facts import CaptureSummary, Fact
+from netwhy.dissect.prefilter import Prefilter
 from netwhy.dissect.rows import ChunkEnd, Rows
-from netwhy.dissect.spool import SpooledLane
-from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
+from netwhy.dissect.tshark import Feed, FieldsCapture, tshark_path_and_version
+from netwhy.dissect.worker import PrefilterWorker
 from pyshark.capture.capture import TSharkCrashException
 
 from netwhy.errors import EmptyCapture, NotACapture, TsharkFailed, UnreadableInput
@@ -40,10 +40,11 @@ _UNKNOWN_FORMAT = "isn't a capture file in a format"
 # A chunk arrives on standard input, which tshark calls "The standard input".
 _FILE_NAME = re.compile(r"^(?:.*\" |The standard input )(?=(?:appears|cannot|contains|isn't) )")
 
-# Chunks of this many packets keep each tshark's memory flat; below MIN_SPLIT_PACKETS a second
-# tshark costs more to start than it saves.
-CHUNK_PACKETS = 250_000
-MIN_SPLIT_PACKETS = 100_000
+# Records one tshark reads before the next takes over: its memory stays flat (~100 MB).
+STREAM_PACKETS = 200_000
+# From this size on, the prefilter walks the file in a worker process (worker.py), on the
+# other core: below it, starting the worker costs more than it saves.
+WORKER_MIN_BYTES = 32 << 20
 
 
 def check_capture_file(path: Path) -> None:
@@ -66,57 +67,55 @@ def check_capture_file(path: Path) -> None:
         raise NotACapture(f"{path}: not a pcap or pcapng capture")
 
 
-@dataclass(frozen=True)
-class Splitting:
-    """How a capture is cut for parallel dissection; `None` instead of one reads it in one pass."""
-
-    chunk_packets: int = CHUNK_PACKETS
-    min_packets: int = MIN_SPLIT_PACKETS
-
-
-PARALLEL = Splitting()
-
-
 class CaptureReader:
     """Checks the file and tshark at once; iterate `facts()` once, and `summary` is filled in
-    when the iteration ends."""
+    when the iteration ends. `prefilter=False` hands tshark the whole file in one pass."""
 
-    def __init__(self, path: Path | str, splitting: Splitting | None = PARALLEL):
+    def __init__(self, path: Path | str, prefilter: bool = True,
+                 stream_packets: int = STREAM_PACKETS, worker: bool | None = None):
         self.path = Path(path)
         self.summary: CaptureSummary | None = None
-        self.chunks = 1
+        self.streams = 0
         check_capture_file(self.path)
         self._tshark, self._version = tshark_path_and_version()
-        self._splitting = splitting if (os.cpu_count() or 1) > 1 else None
+        self._prefilter = prefilter
+        self._stream_packets = stream_packets
+        self._worker = worker  # the prefilter in a process of its own; None: for large files
 
     def facts(self) -> Iterator[Fact]:
-        chunks = None
-        if self._splitting is not None:
-            chunks = split(self.path, self._splitting.chunk_packets, parts=2,
-                           min_packets=self._splitting.min_packets)
-        if chunks is None:
-            chunks = [None]
-        self.chunks = len(chunks)
-        half = len(chunks) // 2 or 1
         state = Rows()
-        background = None
-        try:
-            if len(chunks) > 1:
-                background = SpooledLane(self.path, chunks[half:], self._tshark, self._version)
-            for chunk in chunks[:half]:
-                yield from state.chunk(chunk, self._stream(chunk, state))
-            if background is not None:
-                lines = background.lines()
-                for chunk in chunks[half:]:
-                    yield from state.chunk(chunk, _until_end(lines, state))
-            yield from state.conversations()
-        finally:
-            if background is not None:
-                background.close()
-        self.summary = _summary(state, str(self._version), self.path)
+        packets = None
+        if self._prefilter:
+            in_worker = self._worker
+            if in_worker is None:
+                in_worker = self.path.stat().st_size >= WORKER_MIN_BYTES and _cores() > 1
+            chooser = (PrefilterWorker(self.path, self._stream_packets) if in_worker
+                       else Prefilter(self.path, self._stream_packets))
+            handed = 0  # records the prefilter chose, which tshark counts too
+            try:
+                while not chooser.done():
+                    stream = chooser.new_stream()
+                    self.streams += 1
+                    yield from state.stream(stream, self._lines(
+                        state, lambda fd, stream=stream: chooser.feed(stream, fd)))
+                    chooser.finish(stream)
+                    handed += len(stream.frames)
+                for key, count in chooser.udp.items():
+                    if count.forward or count.backward:
+                        state.add_udp(_addresses(key), count.forward, count.backward,
+                                      count.first_ns, count.last_ns)
+            finally:
+                chooser.close()
+            # The prefilter counts the records it walked; tshark, also those handed as they are.
+            packets = chooser.packets + state.packets - handed
+        else:
+            self.streams = 1
+            yield from state.stream(None, self._lines(state, None))
+        yield from state.conversations()
+        self.summary = _summary(state, str(self._version), self.path, packets)
 
-    def _stream(self, chunk: Chunk | None, state: Rows) -> Iterator[str]:
-        capture = FieldsCapture(self.path, self._tshark, self._version, chunk)
+    def _lines(self, state: Rows, feed: Feed | None) -> Iterator[str]:
+        capture = FieldsCapture(self.path, self._tshark, self._version, feed)
         try:
             for batch in capture.batches():
                 yield from batch
@@ -127,19 +126,20 @@ class CaptureReader:
         state.ended(ChunkEnd(capture.returncode, list(capture.stderr_lines)))
 
 
-def _until_end(lines: Iterator[str | ChunkEnd], state: Rows) -> Iterator[str]:
-    """One spooled chunk's lines; its trailer goes to state."""
-    for line in lines:
-        if isinstance(line, ChunkEnd):
-            state.ended(line)
-            return
-        yield line
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
 
 
-def _summary(state: Rows, version: str, path: Path) -> CaptureSummary:
+def _addresses(key: bytes) -> tuple[str, int, str, int]:
+    """The prefilter's conversation key (addresses and ports as on the wire) as text."""
+    return (socket.inet_ntoa(key[:4]), key[8] << 8 | key[9],
+            socket.inet_ntoa(key[4:8]), key[10] << 8 | key[11])
+
+
+def _summary(state: Rows, version: str, path: Path, packets: int | None) -> CaptureSummary:
     errors = [line for end in state.ends for line in end.stderr_lines]
     problem = _file_problem(errors)
-    packets = state.packets
+    packets = state.packets if packets is None else packets
     code = next((end.returncode for end in state.ends if end.returncode), state.ends[-1].returncode)
     # A signal means tshark crashed or was killed: even a complete-looking output may lack its
     # end. A file tshark cannot read makes it exit with a status, and says why.

@@ -84,3 +84,32 @@ DISABLED_PROTOCOLS: tuple[str, ...] = (
 # hierarchy whose top-level lines add up to the packet total (io,stat prints no row for a
 # capture whose packets all share one timestamp).
 TAPS: tuple[str, ...] = ("conv,udp", "io,phs")
+
+# Ports whose payload tshark opens into whole packets again (tunnels, mirrors, samplers): the
+# packets inside may be ICMP, ARP or a SYN, so the prefilter hands every such datagram or
+# segment to tshark, counted by tshark, never by netwhy.
+FRAME_CARRYING_UDP_PORTS: frozenset[int] = frozenset({
+    1701,  # L2TP
+    2048,  # WCCP
+    2123, 2152,  # GTP
+    2268,  # AMT
+    3544,  # Teredo
+    4305,  # B.A.T.M.A.N.
+    4341,  # LISP data
+    4500,  # IPsec NAT traversal
+    4754,  # GRE in UDP
+    4789, 4790,  # VXLAN, VXLAN-GPE
+    5072,  # AYIYA
+    5246, 5247,  # CAPWAP
+    6081,  # Geneve
+    6343,  # sFlow (samples of packet headers)
+    6635,  # MPLS in UDP
+    12000, 12001, 12002, 12003, 12004,  # Cisco LLC-in-UDP
+    12220, 12222, 12223,  # LWAPP
+    30030,  # Juniper packet mirroring
+    37008,  # TZSP
+})
+FRAME_CARRYING_TCP_PORTS: frozenset[int] = frozenset({
+    6653, 6633,  # OpenFlow (packet-in and packet-out messages hold frames)
+    2002,  # rpcap
+})

@@ -7,20 +7,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from netwhy.dissect.arp import arp_from_row
-from netwhy.dissect.chunks import Chunk
 from netwhy.dissect.facts import Fact, UdpConversation, UdpFirst
 from netwhy.dissect.fields import COLUMN, FIELDS
 from netwhy.dissect.icmp import icmp_from_row
+from netwhy.dissect.prefilter import Stream
 from netwhy.dissect.tcp import tcp_from_row
 from netwhy.dissect.udp import udp_conversation_from_line, udp_first_from_row
 
 _TOP_PROTOCOL = re.compile(r"^\S+\s+frames:(\d+) bytes:\d+")  # io,phs, no indent
-MAX_UDP_KEYS = 200_000  # UDP conversations remembered to join them across chunks
+MAX_UDP_KEYS = 200_000  # UDP conversations remembered to join them across streams
 
 
 @dataclass
 class ChunkEnd:
-    """How tshark ended a chunk (or a live capture): exit status and its last words."""
+    """How tshark ended a stream (or a live capture): exit status and its last words."""
 
     returncode: int | None
     stderr_lines: list[str]
@@ -28,9 +28,10 @@ class ChunkEnd:
 
 @dataclass
 class Rows:
-    """tshark's lines -> facts, for one pass or chunk after chunk. What carries over from chunk
-    to chunk: packet count, tshark's exit and words, and UDP conversations (a conversation's
-    first datagram is only its first in the earliest chunk; its per-chunk counts add up)."""
+    """tshark's lines -> facts, for one pass or stream after stream. What carries over from
+    stream to stream: packet count, tshark's exit and words, and UDP conversations (a
+    conversation's first datagram is only its first in the earliest stream; its per-stream
+    counts add up, and so do the datagrams the prefilter counted without tshark)."""
 
     packets: int = 0
     ends: list[ChunkEnd] = field(default_factory=list)
@@ -38,22 +39,23 @@ class Rows:
     # per conversation: frames a to b, frames b to a, start and duration in nanoseconds
     udp: dict[tuple[str, int, str, int], list] = field(default_factory=dict)
 
-    def chunk(self, chunk: Chunk | None, lines: Iterable[str]) -> Iterator[Fact]:
-        frames = chunk.first_frame if chunk else 0
-        shift = chunk.time_shift_ns if chunk else 0
+    def stream(self, stream: Stream | None, lines: Iterable[str]) -> Iterator[Fact]:
+        """Facts from one tshark's lines: of the whole file (stream None), or of a stream of
+        records the prefilter chose, whose frame numbers and times are the file's again."""
+        frame_of = stream.frame if stream else int
         width = len(FIELDS)
         frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]
         for line in lines:
             row = line.split("\t")
             if len(row) != width:
                 if (conversation := udp_conversation_from_line(line)) is not None:
-                    self._count(conversation, shift)
+                    self._count(conversation, stream.shift() if stream else 0)
                 elif top := _TOP_PROTOCOL.match(line):
                     self.packets += int(top[1])
                 continue
-            fact = _fact_from_row(
-                row, int(row[frame_column]) + frames, shifted(float(row[time_column]), shift)
-            )
+            frame = frame_of(int(row[frame_column]))  # first: it waits for the stream's notes
+            time = shifted(float(row[time_column]), stream.shift() if stream else 0)
+            fact = _fact_from_row(row, frame, time)
             if isinstance(fact, UdpFirst) and not self._first(fact):
                 continue
             if fact is not None:
@@ -73,30 +75,43 @@ class Rows:
     def _count(self, conversation: UdpConversation, shift: int) -> None:
         c = conversation
         start = round(c.start * 1e9) + shift
-        duration = round(c.duration * 1e9)
-        key, back = (c.a, c.a_port, c.b, c.b_port), (c.b, c.b_port, c.a, c.a_port)
+        self.add_udp((c.a, c.a_port, c.b, c.b_port), c.frames_a_to_b, c.frames_b_to_a,
+                     start, start + round(c.duration * 1e9), printed=True)
+
+    def add_udp(self, key: tuple[str, int, str, int], forward: int, backward: int,
+                start_ns: int, end_ns: int, printed: bool = False) -> None:
+        """Datagrams of one conversation (`forward`: from key's first address), counted by a
+        tap or by the prefilter, added to what is known of it. `printed`: end_ns is the
+        tap's, whose duration is already rounded as the tap prints it."""
+        a, a_port, b, b_port = key
+        back = (b, b_port, a, a_port)
         if key not in self.udp and back in self.udp:
-            key, forward, backward = back, c.frames_b_to_a, c.frames_a_to_b
-        else:
-            forward, backward = c.frames_a_to_b, c.frames_b_to_a
+            key, forward, backward = back, backward, forward
         known = self.udp.get(key)
         if known is None:
-            self.udp[key] = [forward, backward, start, duration]
+            duration = end_ns - start_ns if printed else _as_printed(end_ns - start_ns)
+            self.udp[key] = [forward, backward, start_ns, duration]
             return
-        end = max(known[2] + known[3], start + duration)
+        end = max(known[2] + known[3], end_ns)
         known[0] += forward
         known[1] += backward
-        known[2] = min(known[2], start)
-        # As the tap prints a duration: to a tenth of a millisecond.
-        known[3] = round((end - known[2]) / 100_000) * 100_000
+        known[2] = min(known[2], start_ns)
+        known[3] = _as_printed(end - known[2])
 
     def conversations(self) -> Iterator[UdpConversation]:
-        # The tap's own order: busiest first.
-        busiest = sorted(self.udp.items(), key=lambda item: -(item[1][0] + item[1][1]))
+        # Busiest first, as the tap lists them; then by time and address, so that the order
+        # does not depend on how the counts were gathered.
+        busiest = sorted(self.udp.items(), key=lambda item: (-(item[1][0] + item[1][1]),
+                                                             item[1][2], item[0]))
         for (a, a_port, b, b_port), (forward, backward, start, duration) in busiest:
             yield UdpConversation(
                 a, a_port, b, b_port, forward, backward, start / 1e9, duration / 1e9
             )
+
+
+def _as_printed(duration_ns: int) -> int:
+    """A duration as the conversation tap prints it: seconds to four decimals."""
+    return round(float(f"{duration_ns / 1e9:.4f}") * 1e9)
 
 
 def shifted(seconds: float, shift_ns: int) -> float:

@@ -13,12 +13,11 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyshark
 from netwhy.dissect import fields
-from netwhy.dissect.chunks import Chunk
 from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
@@ -58,15 +57,19 @@ class LineBatches(BaseTsharkOutputParser):
         return packet.decode("utf-8", "replace").splitlines()
 
 
+Feed = Callable[[int], None]  # writes a capture into a pipe's write end, and closes it
+
+
 class FieldsCapture(pyshark.FileCapture):
     """A pyshark FileCapture that yields batches of tshark field rows and tap lines: for the
-    whole file, or for one chunk of it fed to tshark through a pipe."""
+    whole file, or for what `feed` writes into tshark's standard input (from a thread)."""
 
-    def __init__(self, path: Path, tshark_path: str, version: Version, chunk: Chunk | None = None):
+    def __init__(self, path: Path, tshark_path: str, version: Version, feed: Feed | None = None):
         self.stderr_lines: collections.deque[str] = collections.deque(maxlen=20)
         self.returncode: int | None = None
         self._known_path, self._known_version = tshark_path, version
-        self._chunk = chunk
+        self._feed = feed
+        self._feeder: threading.Thread | None = None
         super().__init__(
             str(path),
             keep_packets=False,
@@ -81,21 +84,23 @@ class FieldsCapture(pyshark.FileCapture):
 
     def close(self) -> None:
         super().close()
+        if self._feeder is not None:
+            self._feeder.join()  # tshark has gone, so the pipe takes no more: it ends soon
         # pyshark left a SIGCHLD handler on an event loop that no longer runs; every later
         # child process of this program would try to wake it.
         asyncio.get_child_watcher().attach_loop(None)
 
     def get_parameters(self, packet_count=None):
         parameters = super().get_parameters(packet_count)
-        if self._chunk is not None:
-            parameters[-1] = "-"  # after "-r": the chunk arrives on standard input
+        if self._feed is not None:
+            parameters[-1] = "-"  # after "-r": the capture arrives on standard input
         return parameters
 
     async def _get_tshark_process(self, packet_count=None, stdin=None):
         parameters = [self._known_path, "-n", "-T", "tabs", *self.get_parameters()]
-        feed = None
-        if self._chunk is not None:
-            stdin, feed = os.pipe()
+        write_end = None
+        if self._feed is not None:
+            stdin, write_end = os.pipe()
         try:
             process = await asyncio.create_subprocess_exec(
                 *parameters,
@@ -103,12 +108,16 @@ class FieldsCapture(pyshark.FileCapture):
                 stderr=asyncio.subprocess.PIPE,
                 stdin=stdin,
             )
+        except BaseException:
+            if write_end is not None:
+                os.close(write_end)
+            raise
         finally:
-            if feed is not None:
+            if write_end is not None:
                 os.close(stdin)
-        if feed is not None:
-            threading.Thread(target=_feed, args=(self._chunk, self.input_filepath, feed),
-                             daemon=True).start()
+        if write_end is not None:
+            self._feeder = threading.Thread(target=self._feed, args=(write_end,), daemon=True)
+            self._feeder.start()
         self._create_stderr_handling_task(process.stderr)
         # Not pyshark's _created_new_process: it reports an early death with the whole command
         # line; netwhy reads the exit status and tshark's own words at cleanup instead.
@@ -147,16 +156,6 @@ async def collect_stderr(stream: asyncio.StreamReader, into: collections.deque[s
         text = line.decode("utf-8", "replace").strip()
         if text and not text.startswith(("Running as user", "Capturing on")):
             into.append(text)
-
-
-def _feed(chunk: Chunk, path: Path, fd: int) -> None:
-    """Write the chunk into tshark's standard input, from a thread (the GIL is let go)."""
-    try:
-        chunk.feed(path, fd)
-    except OSError:
-        pass  # tshark stopped reading (it failed, or netwhy is closing it): its exit says why
-    finally:
-        os.close(fd)
 
 
 def field_parameters() -> list[str]:

@@ -46,7 +46,7 @@ class Watch:
         self._zero: float | None = None  # the clock at capture time 0
 
     def add(self, lines: Iterable[str]) -> None:
-        for fact in self.rows.chunk(None, lines):
+        for fact in self.rows.stream(None, lines):
             if self._zero is None:
                 self._zero = self.clock() - _time(fact)
             self.history.append(fact)

@@ -1,0 +1,436 @@
+"""Choosing, before tshark, the packets that can matter.
+
+Dissecting is what costs, and on a busy link nearly every packet is bulk data that netwhy only
+counts. So netwhy walks the capture's records itself, reads a few header bytes of each, and
+hands tshark only what its display filter could let through (ICMP, ARP, TCP segments that open
+or reset a connection, the first datagram of each UDP conversation) and everything it cannot
+classify for certain (other link types and encapsulations, later fragments, tunnels, damage).
+The UDP datagrams it keeps from tshark it counts itself, per conversation, for the same
+figures tshark's conversation tap gives.
+
+tshark reads the chosen records through a pipe, in streams of at most `stream_packets`
+records: a fresh tshark per stream keeps its memory flat however long the capture. A stream
+remembers which frame of the whole file each of its records is, and how far its first record
+lies from the capture's first, so facts carry the file's own frame numbers and times.
+
+Where a record looks damaged, or a layout is not understood (another pcapng section, simple or
+obsolete packet blocks), the rest of the file goes to tshark as it is: tshark then reads it,
+or reports the damage, exactly as if it read the file itself.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
+
+MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and counts the rest
+MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
+MAX_BLOCK = 16 << 20
+_FLUSH = 1 << 16  # bytes gathered before one write into tshark's pipe
+_RELEASE_EVERY = 64 << 20
+
+# Link types whose headers netwhy reads: where the network header starts, and how its type
+# is told. Others are handed to tshark whole.
+_ETHERNET, _SLL, _SLL2, _RAW, _IPV4, _IPV6 = 1, 113, 276, 101, 228, 229
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+_SHB, _IDB, _EPB, _ISB, _NRB, _DSB = 0x0A0D0D0A, 1, 6, 5, 4, 0x0A
+_IF_TSRESOL, _IF_TSOFFSET = 9, 14
+
+
+@dataclass
+class Stream:
+    """The records one tshark reads."""
+
+    time_shift_ns: int = 0  # its first record's time minus the capture's first record's time
+    frames: array = field(default_factory=lambda: array("q"))  # the file's frame numbers
+    tail_from: int | None = None  # the file's frame number of the first record handed as is
+
+    def shift(self) -> int:
+        return self.time_shift_ns
+
+    def frame(self, number: int) -> int:
+        """The file's frame number of tshark's frame `number` in this stream."""
+        if number <= len(self.frames):
+            return self.frames[number - 1]
+        assert self.tail_from is not None, "tshark read more records than it was given"
+        return self.tail_from + number - len(self.frames) - 1
+
+
+@dataclass
+class UdpCount:
+    """Datagrams of one conversation that tshark never saw: added to its tap's counts."""
+
+    forward: int = 0  # in the direction of the conversation's first datagram
+    backward: int = 0
+    first_ns: int = -1  # times relative to the capture's first record (-1: none yet)
+    last_ns: int = -1
+
+
+class Prefilter:
+    """Walks one capture; `feed` writes the next stream into a pipe and returns its Stream."""
+
+    def __init__(self, path: Path, stream_packets: int):
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        self._stream_packets = stream_packets
+        self.packets = 0  # records walked (frames)
+        self.udp: dict[bytes, UdpCount] = {}  # key: src, dst, sport, dport of the first datagram
+        self._offset = 0
+        self._released = 0
+        self._first_ns: int | None = None
+        self._verbatim = False  # from _offset on, the file goes to tshark as it is
+        self._done = False
+        self._header = b""
+        self._read_header()
+
+    # --- streams -----------------------------------------------------------------------------
+
+    def done(self) -> bool:
+        return self._done
+
+    def new_stream(self) -> Stream:
+        return Stream()
+
+    def finish(self, stream: Stream) -> None:
+        """Nothing to wait for: the feeding thread has noted everything once tshark is done."""
+
+    def feed(self, stream: Stream, fd: int,
+             publish: Callable[[Stream], None] | None = None) -> None:
+        """Write the next stream's records into fd (and close it), noting each one's frame.
+        `publish` is told of the stream's notes before each write that tshark may read."""
+        out = bytearray(self._header)
+
+        def write() -> None:
+            if publish is not None:
+                publish(stream)
+            _write_all(fd, out)
+            out.clear()
+
+        try:
+            if not self._verbatim:
+                walk = self._walk_pcapng if self._pcapng else self._walk_pcap
+                walk(stream, out, write)
+            if self._verbatim and not self._done:
+                stream.tail_from = self.packets + 1
+                if not stream.frames:
+                    stream.time_shift_ns = self._time_at(self._offset)
+                write()
+                self._send_rest(fd)
+                self._done = True
+            write()
+        except OSError:
+            self._done = True  # tshark stopped reading: its exit status says why
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self._mm.close()
+        self._file.close()
+
+    # --- pcap --------------------------------------------------------------------------------
+
+    def _read_header(self) -> None:
+        mm = self._mm
+        magic = mm[:4]
+        if magic in _PCAP_MAGICS and len(mm) >= 24:
+            self._pcapng = False
+            self._order, self._scale = _PCAP_MAGICS[magic]
+            self._header = mm[:24]
+            self._offset = 24
+            self._link = struct.unpack_from(self._order + "I", mm, 20)[0] & 0xFFFF
+            return
+        self._pcapng = True
+        self._interfaces: list[tuple[int, int, int, int]] = []  # link, multiply, divide, shift
+        if magic != b"\x0a\x0d\x0d\x0a" or len(mm) < 28:
+            self._verbatim = True  # gzip, or too short to be anything: tshark judges
+            return
+        self._order = "<" if mm[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        length = struct.unpack_from(self._order + "I", mm, 4)[0]
+        if length < 28 or length > min(len(mm), MAX_BLOCK):
+            self._verbatim = True
+            return
+        self._header = mm[:length]
+        self._offset = length
+
+    def _walk_pcap(self, stream: Stream, out: bytearray, write: Callable[[], None]) -> None:
+        mm, size = self._mm, len(self._mm)
+        record = struct.Struct(self._order + "IIII")
+        unpack = record.unpack_from
+        wanted = _classifier(self._link, self.udp)
+        scale, frames, quota = self._scale, stream.frames, self._stream_packets
+        offset, frame = self._offset, self.packets
+        first, release_at = self._first_ns, self._released + _RELEASE_EVERY
+        try:
+            while offset + 16 <= size:
+                seconds, fraction, length, _ = unpack(mm, offset)
+                end = offset + 16 + length
+                if end > size or length > MAX_RECORD:
+                    self._verbatim = True
+                    return
+                time_ns = seconds * 1_000_000_000 + fraction * scale
+                if first is None:
+                    first = self._first_ns = time_ns
+                time_ns -= first
+                frame += 1
+                if wanted(mm, offset + 16, length, time_ns):
+                    if not frames:
+                        stream.time_shift_ns = time_ns
+                    frames.append(frame)
+                    out += mm[offset:end]
+                    if len(out) >= _FLUSH:
+                        write()
+                    if len(frames) >= quota:
+                        offset = end
+                        return
+                offset = end
+                if offset > release_at:
+                    self._release(offset)
+                    release_at = offset + _RELEASE_EVERY
+            if offset < size:
+                self._verbatim = True  # a few bytes too short for a record header
+        finally:
+            self._offset, self.packets = offset, frame
+            self._done = offset >= size and not self._verbatim
+
+    # --- pcapng ------------------------------------------------------------------------------
+
+    def _walk_pcapng(self, stream: Stream, out: bytearray, write: Callable[[], None]) -> None:
+        mm, size, order = self._mm, len(self._mm), self._order
+        block = struct.Struct(order + "II").unpack_from  # type, length
+        epb = struct.Struct(order + "IIII").unpack_from  # interface, time high, low, length
+        trailer = struct.Struct(order + "I").unpack_from
+        frames, quota, interfaces = stream.frames, self._stream_packets, self._interfaces
+        classifiers = [_classifier(link, self.udp) for link, *_ in interfaces]
+        offset, frame = self._offset, self.packets
+        first, release_at = self._first_ns, self._released + _RELEASE_EVERY
+        try:
+            while offset + 12 <= size:
+                kind, length = block(mm, offset)
+                end = offset + length
+                if (length < 12 or length % 4 or end > size or length > MAX_BLOCK
+                        or trailer(mm, end - 4)[0] != length):
+                    self._verbatim = True
+                    return
+                if kind == _EPB:
+                    if length < 32:
+                        self._verbatim = True
+                        return
+                    interface, high, low, captured = epb(mm, offset + 8)
+                    if interface >= len(interfaces) or captured > min(MAX_RECORD, length - 32):
+                        self._verbatim = True
+                        return
+                    _, multiply, divide, shift = interfaces[interface]
+                    time_ns = ((high << 32) | low) * multiply // divide + shift
+                    if first is None:
+                        first = self._first_ns = time_ns
+                    time_ns -= first
+                    frame += 1
+                    if classifiers[interface](mm, offset + 28, captured, time_ns):
+                        if not frames:
+                            stream.time_shift_ns = time_ns
+                        frames.append(frame)
+                        out += mm[offset:end]
+                        if len(out) >= _FLUSH:
+                            write()
+                        if len(frames) >= quota:
+                            offset = end
+                            return
+                elif kind == _IDB:
+                    if length < 20:
+                        self._verbatim = True
+                        return
+                    described = self._interface(offset, length)
+                    interfaces.append(described)
+                    classifiers.append(_classifier(described[0], self.udp))
+                    self._header += mm[offset:end]
+                    out += mm[offset:end]
+                elif kind not in (_ISB, _NRB, _DSB):
+                    # Another section, simple or obsolete packet blocks, or a block type that
+                    # may be a record: tshark reads the rest as it is.
+                    self._verbatim = True
+                    return
+                offset = end
+                if offset > release_at:
+                    self._release(offset)
+                    release_at = offset + _RELEASE_EVERY
+            if offset < size:
+                self._verbatim = True
+        finally:
+            self._offset, self.packets = offset, frame
+            self._done = offset >= size and not self._verbatim
+
+    def _interface(self, offset: int, length: int) -> tuple[int, int, int, int]:
+        """An interface's link type, and its tick as a fraction of a nanosecond (if_tsresol,
+        default microseconds) with its if_tsoffset in nanoseconds: integers keep times exact."""
+        mm, order = self._mm, self._order
+        link = struct.unpack_from(order + "H", mm, offset + 8)[0]
+        multiply, divide, shift = 1000, 1, 0
+        start, end = offset + 16, offset + length - 4
+        while start + 4 <= end:
+            code, size = struct.unpack_from(order + "HH", mm, start)
+            if code == 0:
+                break
+            value = mm[start + 4:start + 4 + size]
+            if code == _IF_TSRESOL and value:
+                exponent = value[0]
+                if exponent & 0x80:
+                    multiply, divide = 10**9, 2 ** (exponent & 0x7F)
+                else:
+                    multiply, divide = 10 ** max(0, 9 - exponent), 10 ** max(0, exponent - 9)
+            elif code == _IF_TSOFFSET and len(value) == 8:
+                shift = struct.unpack(order + "q", value)[0] * 10**9
+            start += 4 + (size + 3) // 4 * 4
+        return link, multiply, divide, shift
+
+    # --- the rest ----------------------------------------------------------------------------
+
+    def _time_at(self, offset: int) -> int:
+        """The time of the record at offset, relative to the first, if it can be read."""
+        try:
+            if self._pcapng:
+                high, low = struct.unpack_from(self._order + "II", self._mm, offset + 12)
+                _, multiply, divide, shift = self._interfaces[
+                    struct.unpack_from(self._order + "I", self._mm, offset + 8)[0]]
+                time_ns = ((high << 32) | low) * multiply // divide + shift
+            else:
+                seconds, fraction = struct.unpack_from(self._order + "II", self._mm, offset)
+                time_ns = seconds * 1_000_000_000 + fraction * self._scale
+        except (struct.error, IndexError):
+            return 0
+        return time_ns - (self._first_ns if self._first_ns is not None else time_ns)
+
+    def _send_rest(self, fd: int) -> None:
+        """The file from the current offset on, as it is (sendfile: the kernel copies)."""
+        offset, size = self._offset, len(self._mm)
+        while offset < size:
+            sent = os.sendfile(fd, self._file.fileno(), offset, min(size - offset, 1 << 22))
+            if sent == 0:
+                return  # the file shrank under us: tshark reports the cut
+            offset += sent
+        self._offset = offset
+
+    def _release(self, offset: int) -> None:
+        """Hand the pages walked so far back: a walk over a large file would otherwise count
+        the whole file in netwhy's resident memory."""
+        end = offset - offset % mmap.PAGESIZE
+        self._mm.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
+        self._released = end
+
+
+def _write_all(fd: int, data: bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+# --- reading a record's headers ------------------------------------------------------------
+
+Classifier = Callable[[mmap.mmap, int, int, int], bool]
+
+
+def _classifier(link: int, udp: dict[bytes, UdpCount]) -> Classifier:
+    """A function telling whether tshark must see a record (data at `start`, `length` bytes
+    captured, at `time_ns` from the capture's first record), counting the UDP datagrams it
+    keeps from tshark."""
+    if link == _ETHERNET:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+            if length < 42:
+                return True
+            kind = mm[start + 12:start + 14]
+            if kind == _IPV4_TYPE:
+                return _ipv4(mm, start + 14, start + length, time_ns, udp)
+            if kind == b"\x81\x00":  # one 802.1Q tag
+                return _network(mm, mm[start + 16:start + 18], start + 18, start + length,
+                                time_ns, udp)
+            return _network(mm, kind, start + 14, start + length, time_ns, udp)
+    elif link == _SLL:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+            return length < 36 or _network(mm, mm[start + 14:start + 16], start + 16,
+                                           start + length, time_ns, udp)
+    elif link == _SLL2:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+            return length < 40 or _network(mm, mm[start:start + 2], start + 20,
+                                           start + length, time_ns, udp)
+    elif link in (_RAW, _IPV4, _IPV6):
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+            if length < 20:
+                return True
+            version = mm[start] >> 4
+            kind = _IPV4_TYPE if version == 4 else _IPV6_TYPE if version == 6 else b""
+            return _network(mm, kind, start, start + length, time_ns, udp)
+    else:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+            return True
+    return network
+
+
+_IPV4_TYPE, _IPV6_TYPE = b"\x08\x00", b"\x86\xdd"
+# An IPv4 header without options and the first six bytes after it: version and header length,
+# total length, flags and fragment offset, protocol, addresses, ports, UDP length.
+_IPV4_HEADER = struct.Struct(">BxHxxHxBxx8sHHH").unpack_from
+_TCP_PORTS, _UDP_PORTS = FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
+
+
+def _network(mm: mmap.mmap, kind: bytes, ip: int, end: int, time_ns: int,
+             udp: dict[bytes, UdpCount]) -> bool:
+    if kind == _IPV4_TYPE:
+        return _ipv4(mm, ip, end, time_ns, udp)
+    if kind == _IPV6_TYPE:
+        return _ipv6(mm, ip, end)
+    return True  # ARP, and everything netwhy does not read
+
+
+def _ipv4(mm: mmap.mmap, ip: int, end: int, time_ns: int, udp: dict[bytes, UdpCount]) -> bool:
+    if end - ip < 28:
+        return True
+    first, total, fragment, proto, _, sport, dport, udp_length = _IPV4_HEADER(mm, ip)
+    if first != 0x45 or fragment & 0x3FFF or total < 28:
+        # Options (a source route changes the destination tshark keys conversations on),
+        # fragments, or odd: tshark judges.
+        return True
+    if proto == 6:
+        if total < 34 or end - ip < 34 or mm[ip + 33] & 0x06:  # too short to tell, SYN, RST
+            return True
+        return sport in _TCP_PORTS or dport in _TCP_PORTS
+    if (proto != 17 or not 8 <= udp_length <= total - 20 or sport in _UDP_PORTS
+            or dport in _UDP_PORTS):
+        return True  # ICMP, tunnels, a bogus UDP length, and anything else
+    key = mm[ip + 12:ip + 24]  # addresses and ports, as on the wire
+    count = udp.get(key)
+    if count is not None:
+        count.forward += 1
+    else:
+        count = udp.get(key[4:8] + key[:4] + key[10:12] + key[8:10])
+        if count is None:
+            if len(udp) < MAX_UDP_CONVERSATIONS:
+                udp[key] = UdpCount()
+            return True  # a conversation's first datagram (or one past the cap)
+        count.backward += 1
+    if count.first_ns < 0:
+        count.first_ns = time_ns
+    count.last_ns = time_ns
+    return False
+
+
+def _ipv6(mm: mmap.mmap, ip: int, end: int) -> bool:
+    """netwhy reads IPv4 only: IPv6 TCP, UDP and ICMPv6 never pass tshark's filter, unless
+    they carry frames or IPv4 packets in them."""
+    if end - ip < 44:
+        return True
+    nxt = mm[ip + 6]
+    if nxt == 58:
+        return False
+    if nxt not in (6, 17):
+        return True
+    ports = _TCP_PORTS if nxt == 6 else _UDP_PORTS
+    return (mm[ip + 40] << 8 | mm[ip + 41]) in ports or (mm[ip + 42] << 8 | mm[ip + 43]) in ports

@@ -1,0 +1,223 @@
+"""The prefilter in a process of its own, for large captures.
+
+Walking the file costs Python time, and so does reading tshark's rows: in one process they
+would take turns on one core (the GIL). So for a large capture the walk runs in a worker
+(`python -m netwhy.dissect.worker`): netwhy passes it the write end of each tshark's standard
+input over a socket pair, the worker writes the chosen records straight into it, and before
+each write it notes the records' frame numbers in a notes file. A note is therefore always
+there by the time tshark's row for its frame reaches netwhy.
+
+The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, SHIFT ns, TAIL
+frame, END packets done (after each stream), and, after the last stream, UDP n followed by
+n bytes (the conversations the worker counted, pickled).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netwhy.dissect.prefilter import Prefilter, Stream, UdpCount
+
+from netwhy.errors import TsharkFailed
+
+_FRAMES, _SHIFT, _TAIL, _END, _UDP = 1, 2, 3, 4, 5
+_PAIR = struct.Struct("<qq")
+_WAIT_S = 0.0005
+
+
+@dataclass
+class RemoteStream(Stream):
+    """A stream whose notes arrive from the worker: read when a row needs them."""
+
+    worker: PrefilterWorker | None = None
+    shift_known: bool = False
+    ended: bool = False
+
+    def frame(self, number: int) -> int:
+        if number > len(self.frames) and self.tail_from is None:
+            assert self.worker is not None
+            self.worker.read_notes(lambda: number <= len(self.frames)
+                                   or self.tail_from is not None or self.ended)
+        return super().frame(number)
+
+    def shift(self) -> int:
+        if not self.shift_known:
+            assert self.worker is not None
+            self.worker.read_notes(lambda: self.shift_known or self.ended)
+        return self.time_shift_ns
+
+
+@dataclass
+class PrefilterWorker:
+    """netwhy's side of the worker; the same calls as a Prefilter used in-process."""
+
+    path: Path
+    stream_packets: int
+    packets: int = 0
+    udp: dict[bytes, UdpCount] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._notes = tempfile.TemporaryFile(prefix="netwhy-")  # noqa: SIM115 (see close)
+        self._read_at = 0
+        self._done = False
+        self._udp_read = False
+        self._current: RemoteStream | None = None
+        self._socket, theirs = socket.socketpair()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "netwhy.dissect.worker", str(self.path),
+                 str(self.stream_packets), str(theirs.fileno()), str(self._notes.fileno())],
+                pass_fds=(theirs.fileno(), self._notes.fileno()),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        finally:
+            theirs.close()
+
+    def done(self) -> bool:
+        return self._done
+
+    def new_stream(self) -> RemoteStream:
+        self._current = RemoteStream(worker=self)
+        return self._current
+
+    def feed(self, stream: Stream, fd: int) -> None:
+        try:
+            socket.send_fds(self._socket, [b"s"], [fd])
+        except OSError:
+            pass  # the worker has gone: finish() says so
+        finally:
+            os.close(fd)
+
+    def finish(self, stream: Stream) -> None:
+        """Wait for the worker's end of this stream (and, after the last, its UDP counts)."""
+        assert isinstance(stream, RemoteStream)
+        self.read_notes(lambda: stream.ended)
+        if self._done:
+            self.read_notes(lambda: self._udp_read)
+
+    def close(self) -> None:
+        self._socket.close()  # the worker's next receive ends it
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stderr:
+            self._process.stderr.close()
+        self._notes.close()
+
+    # --- notes -------------------------------------------------------------------------------
+
+    def read_notes(self, until: Callable[[], bool]) -> None:
+        """Apply the worker's notes until `until()` holds, waiting for those not yet written."""
+        while not until():
+            if self._read_note():
+                continue
+            if self._process.poll() is not None and not self._read_note():
+                words = self._process.stderr.read().decode("utf-8", "replace").split("\n")
+                last = next((line for line in reversed(words) if line.strip()), "")
+                detail = last.strip() or f"exit status {self._process.returncode}"
+                raise TsharkFailed(f"netwhy's prefilter worker stopped early on {self.path}: "
+                                   f"{detail}")
+            time.sleep(_WAIT_S)
+
+    def _read_note(self) -> bool:
+        """Apply the next complete note, if the worker has written it all."""
+        fd = self._notes.fileno()
+        head = os.pread(fd, _PAIR.size, self._read_at)
+        if len(head) < _PAIR.size:
+            return False
+        tag, value = _PAIR.unpack(head)
+        stream = self._current
+        if tag in (_FRAMES, _UDP):
+            size = value * 8 if tag == _FRAMES else value
+            body = os.pread(fd, size, self._read_at + _PAIR.size)
+            if len(body) < size:
+                return False
+            if tag == _FRAMES:
+                stream.frames.frombytes(body)
+            else:
+                self.udp = pickle.loads(body)
+                self._udp_read = True
+            self._read_at += _PAIR.size + size
+            return True
+        if tag == _END:
+            rest = os.pread(fd, 8, self._read_at + _PAIR.size)
+            if len(rest) < 8:
+                return False
+            self.packets, self._done = value, bool(struct.unpack("<q", rest)[0])
+            stream.ended = True
+            self._read_at += _PAIR.size + 8
+            return True
+        if tag == _SHIFT:
+            stream.time_shift_ns, stream.shift_known = value, True
+        elif tag == _TAIL:
+            stream.tail_from = value
+        self._read_at += _PAIR.size
+        return True
+
+
+# --- the worker's side ---------------------------------------------------------------------
+
+
+class _Publisher:
+    """Writes a stream's new notes before each write of its records."""
+
+    def __init__(self, notes: int):
+        self._notes = notes
+        self._sent = 0
+        self._shift_sent = self._tail_sent = False
+
+    def __call__(self, stream: Stream) -> None:
+        parts = []
+        if not self._shift_sent and (stream.frames or stream.tail_from is not None):
+            parts.append(_PAIR.pack(_SHIFT, stream.time_shift_ns))
+            self._shift_sent = True
+        if len(stream.frames) > self._sent:
+            new = stream.frames[self._sent:]
+            parts += [_PAIR.pack(_FRAMES, len(new)), new.tobytes()]
+            self._sent = len(stream.frames)
+        if stream.tail_from is not None and not self._tail_sent:
+            parts.append(_PAIR.pack(_TAIL, stream.tail_from))
+            self._tail_sent = True
+        _write(self._notes, b"".join(parts))
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is netwhy's to handle
+    path, stream_packets, channel, notes = sys.argv[1:5]
+    control = socket.socket(fileno=int(channel))
+    chooser = Prefilter(Path(path), int(stream_packets))
+    try:
+        while not chooser.done():
+            _, fds, _, _ = socket.recv_fds(control, 16, 1)
+            if not fds:
+                return  # netwhy closed its end: it has stopped
+            chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
+            _write(int(notes), _PAIR.pack(_END, chooser.packets)
+                   + struct.pack("<q", chooser.done()))
+        counts = pickle.dumps(chooser.udp, protocol=pickle.HIGHEST_PROTOCOL)
+        _write(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
+    finally:
+        chooser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The prefilter changes nothing: a capture whose bulk packets netwhy counts itself, and whose
+chosen records tshark reads in several streams, gives the very diagnoses, evidence frames,
+conversations and packet count of one plain tshark pass over the whole file."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CAPTURES, PUBLIC
+from netwhy.expert.analyze import analyze
+
+from netwhy.render.json_report import as_dict
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from make_capture import write_capture
+
+OWN = sorted(CAPTURES.glob("*.pcap*"))
+PUBLIC_CAPTURES = sorted(p for p in PUBLIC.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+
+
+def outcome(path: Path, prefilter: bool, stream_packets: int = 200_000,
+            worker: bool = False) -> dict[str, Any]:
+    result = as_dict(analyze(path, prefilter, stream_packets, worker))
+    del result["timings"]
+    return result
+
+
+@pytest.mark.parametrize("path", OWN + PUBLIC_CAPTURES, ids=lambda p: p.name)
+def test_prefiltered_streams_give_the_same_report(path: Path) -> None:
+    one_pass = outcome(path, prefilter=False)
+    assert outcome(path, prefilter=True) == one_pass
+    # Three records a stream, walked by the worker process: boundaries fall everywhere.
+    assert outcome(path, prefilter=True, stream_packets=3, worker=True) == one_pass
+
+
+def test_a_busy_capture(tmp_path: Path) -> None:
+    """30,000 packets of the benchmark's mix, in streams of 1,000 chosen records: UDP streams
+    counted by the prefilter, TCP conversations and unanswered ARP cross the boundaries."""
+    path = tmp_path / "mixed.pcap"
+    write_capture(path, packets=30_000, seed=3)
+    one_pass = outcome(path, prefilter=False)
+    assert one_pass["diagnoses"], "the mix holds failures to find"
+    assert outcome(path, prefilter=True, stream_packets=1_000) == one_pass
+    assert outcome(path, prefilter=True, stream_packets=1_000, worker=True) == one_pass
+
+
+@pytest.mark.parametrize("cut", [37, 1, 500])
+def test_a_truncated_capture_reports_its_cut(tmp_path: Path, cut: int) -> None:
+    whole = (CAPTURES / "mixed-failures.pcapng").read_bytes()
+    damaged = tmp_path / "cut.pcapng"
+    damaged.write_bytes(whole[: len(whole) - cut])
+    one_pass = outcome(damaged, prefilter=False)
+    assert one_pass["truncated"]
+    assert outcome(damaged, prefilter=True, stream_packets=5) == one_pass
+    assert outcome(damaged, prefilter=True, stream_packets=5, worker=True) == one_pass
+
+
+def test_a_record_longer_than_tshark_accepts(tmp_path: Path) -> None:
+    """A pcap record over 256 KiB in the middle: tshark stops there, and so does netwhy."""
+    path = tmp_path / "long.pcap"
+    write_capture(path, packets=2_000, seed=5)
+    data = bytearray(path.read_bytes())
+    offset = 24
+    for _ in range(1_000):  # the 1,001st record's header claims a huge length
+        offset += 16 + struct.unpack_from("<I", data, offset + 8)[0]
+    struct.pack_into("<I", data, offset + 8, 300_000)
+    path.write_bytes(data)
+    one_pass = outcome(path, prefilter=False)
+    assert one_pass["truncated"] and one_pass["packets"] == 1_000
+    assert outcome(path, prefilter=True, stream_packets=50, worker=True) == one_pass
