@@ -14,9 +14,11 @@ def values(row: Row, field: str) -> list[str]:
 
 
 def text(row: Row, field: str, index: int = 0) -> str | None:
-    found = values(row, field)
+    found = row[COLUMN[field]]
+    if "," not in found:  # one occurrence (or none), as in most rows
+        return found or None if index in (0, -1) else None
     try:
-        return found[index] or None
+        return found.split(",")[index] or None
     except IndexError:
         return None
 
@@ -27,7 +29,7 @@ def number(row: Row, field: str, index: int = 0) -> int | None:
     if found is None:
         return None
     try:
-        return int(found, 0)
+        return int(found, 16) if found.startswith("0x") else int(found)
     except ValueError:
         return None
 

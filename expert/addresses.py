@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 
@@ -9,19 +10,23 @@ HINT_PREFIX = 24  # the narrowest subnet most LANs use; conclusions built on it 
 
 
 def same_subnet(a: str, b: str, prefix: int = HINT_PREFIX) -> bool:
-    try:
-        network = ipaddress.IPv4Network(f"{a}/{prefix}", strict=False)
-        return ipaddress.IPv4Address(b) in network
-    except ValueError:
+    first, second = _number(a), _number(b)
+    if first is None or second is None:
         return False
+    return first >> (32 - prefix) == second >> (32 - prefix)
 
 
 def is_multicast_or_broadcast(address: str) -> bool:
+    number = _number(address)
+    return number is not None and (number >> 28 == 0xE or number == 0xFFFFFFFF)
+
+
+@functools.lru_cache(maxsize=65_536)  # a busy capture asks about the same hosts again and again
+def _number(address: str) -> int | None:
     try:
-        parsed = ipaddress.IPv4Address(address)
+        return int(ipaddress.IPv4Address(address))
     except ValueError:
-        return False
-    return parsed.is_multicast or address == "255.255.255.255"
+        return None
 
 
 def is_sweep(targets: set[str]) -> bool:

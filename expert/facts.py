@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from durable.engine import MessageNotHandledException, MessageObservedException
+from durable.engine import MessageObservedException
 from netwhy.expert.addresses import is_multicast_or_broadcast, is_sweep, same_subnet
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
@@ -290,8 +290,6 @@ def assert_distinct(assert_one: Callable[[dict[str, Any]], Any], fact: dict[str,
         try:
             assert_one({**fact, "salt": salt} if salt else fact)
             return
-        except MessageNotHandledException:
-            return  # no rule tests this fact: the engine keeps nothing of it
         except MessageObservedException:
             continue
     raise MessageObservedException(fact)

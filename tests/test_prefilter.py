@@ -5,6 +5,7 @@ conversations and packet count of one plain tshark pass over the whole file."""
 from __future__ import annotations
 
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from conftest import CAPTURES, PUBLIC
 from netwhy.expert.analyze import analyze
 
+from netwhy.errors import TsharkFailed
 from netwhy.render.json_report import as_dict
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -72,3 +74,17 @@ def test_a_record_longer_than_tshark_accepts(tmp_path: Path) -> None:
     one_pass = outcome(path, prefilter=False)
     assert one_pass["truncated"] and one_pass["packets"] == 1_000
     assert outcome(path, prefilter=True, stream_packets=50, worker=True) == one_pass
+
+
+def test_a_worker_that_dies_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefilter's worker process fails: one clear error (tshark-failed, exit 8), no hang."""
+    real = subprocess.Popen
+
+    def dying(args: list[str], **options: Any) -> subprocess.Popen:
+        if "netwhy.dissect.worker" in args:
+            args = [sys.executable, "-c", "import sys; sys.exit('worker crashed')"]
+        return real(args, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", dying)
+    with pytest.raises(TsharkFailed, match=r"prefilter worker stopped early.*worker crashed"):
+        analyze(CAPTURES / "mixed-failures.pcapng", worker=True)
