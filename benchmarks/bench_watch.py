@@ -1,7 +1,8 @@
 """Does `netwhy watch` keep up? Replays the benchmark's mixed capture onto a veth pair at a
 given packet rate with tcpreplay, with `netwhy watch` capturing on the other end, and checks
-that every packet arrived (tshark's count) and every packet of interest became a fact (the same
-number `netwhy explain` extracts from the file).
+that every packet of interest became a fact (the same number `netwhy explain` extracts from
+the file). `packets_seen` counts what passed the kernel's filter: bulk TCP data never leaves
+the kernel.
 
 Usage (root; needs tcpreplay): .venv/bin/python benchmarks/bench_watch.py [--packets 100000]
     [--pps 50000 100000] [--keep DIR]
@@ -52,7 +53,7 @@ def replay(capture: Path, pps: int, expected_facts: int, packets: int) -> dict[s
         "packets_seen": report["packets"], "facts_expected": expected_facts,
         "facts_seen": seen_facts, "judged": report["timings"]["judged"],
         "judging_s": report["timings"]["judging_s"],
-        "kept_up": report["packets"] >= packets and seen_facts >= expected_facts,
+        "kept_up": seen_facts >= expected_facts,
         "stderr": err.strip()[-300:],
     }
 

@@ -113,3 +113,13 @@ FRAME_CARRYING_TCP_PORTS: frozenset[int] = frozenset({
     6653, 6633,  # OpenFlow (packet-in and packet-out messages hold frames)
     2002,  # rpcap
 })
+
+# Live capture: the kernel drops bulk TCP data before dumpcap copies it, the choice the
+# prefilter makes for files; everything else (UDP included, for the conversation counts) is
+# read by tshark. Combined with the user's own capture filter, if any.
+LIVE_CAPTURE_FILTER = "not tcp or tcp[tcpflags] & (tcp-syn|tcp-rst) != 0" + "".join(
+    f" or tcp port {port}" for port in sorted(FRAME_CARRYING_TCP_PORTS))
+
+
+def live_capture_filter(user_filter: str | None) -> str:
+    return f"({user_filter}) and ({LIVE_CAPTURE_FILTER})" if user_filter else LIVE_CAPTURE_FILTER

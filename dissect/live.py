@@ -50,7 +50,7 @@ class LiveFieldsCapture(pyshark.LiveCapture):
         self._stopping = False
         super().__init__(
             interface=interface,
-            bpf_filter=capture_filter,
+            bpf_filter=fields.live_capture_filter(capture_filter),
             display_filter=fields.DISPLAY_FILTER,
             override_prefs=dict(fields.PREFERENCES),
             tshark_path=tshark_path,
