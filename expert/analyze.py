@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 from dataclasses import dataclass, field
@@ -49,8 +50,12 @@ def analyze(path: Path | str, prefilter: bool = True,
     seen = observe(reader.facts(), arp_window_s=kb.threshold("arp.storm", "window_s"))
     dissected, own_cpu = time.perf_counter(), _cpu(RUSAGE_SELF) - own_cpu
     tshark_cpu = _cpu(RUSAGE_CHILDREN) - tshark_cpu
-    diagnoses = diagnose(seen, kb)
-    attempts = conversations(seen, diagnoses)
+    gc.freeze()  # the observations live to the end: garbage collections need not rescan them
+    try:
+        diagnoses = diagnose(seen, kb)
+        attempts = conversations(seen, diagnoses)
+    finally:
+        gc.unfreeze()
     finished = time.perf_counter()
     summary = reader.summary
     assert summary is not None  # facts() ran to its end

@@ -63,12 +63,18 @@ class Diagnosis:
         return _plain(self)
 
 
+_ATOMS = (str, int, float, type(None))  # bool is an int
+
+
 def _plain(value: Any) -> Any:
-    """Like dataclasses.asdict, without its deep copies (seconds on a large report)."""
+    """Like dataclasses.asdict, without its deep copies (seconds on a large report). Plain
+    values are tested in place, not passed down: a report holds about a million of them."""
     if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+        fields = ((name, getattr(value, name)) for name in value.__dataclass_fields__)
+        return {name: item if isinstance(item, _ATOMS) else _plain(item) for name, item in fields}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [item if isinstance(item, _ATOMS) else _plain(item) for item in value]
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: item if isinstance(item, _ATOMS) else _plain(item)
+                for key, item in value.items()}
     return value
