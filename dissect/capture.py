@@ -44,7 +44,7 @@ _FILE_NAME = re.compile(r"^(?:.*\" |The standard input )(?=(?:appears|cannot|con
 STREAM_PACKETS = 200_000
 # From this size on, the prefilter walks the file in a worker process (worker.py), on the
 # other core: below it, starting the worker costs more than it saves.
-WORKER_MIN_BYTES = 32 << 20
+WORKER_MIN_BYTES = 96 << 20
 
 
 def check_capture_file(path: Path) -> None:
