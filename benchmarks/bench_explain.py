@@ -213,6 +213,13 @@ def ensure_capture(directory: Path, packets: int, seed: int) -> Path:
     return path
 
 
+def count_packets(path: Path) -> int:
+    """Packets in a capture, by capinfos (installed with tshark)."""
+    found = subprocess.run(["capinfos", "-M", "-c", "-T", "-r", str(path)], capture_output=True,
+                           text=True, check=True)
+    return int(found.stdout.split("\t")[-1])
+
+
 def warm_page_cache(path: Path) -> None:
     """Read the capture once so the first timed run does not pay for the disk."""
     with open(path, "rb") as handle:
@@ -381,10 +388,12 @@ def met(flag: bool) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--packets", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--packets", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="directory to keep captures in (a cache)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--capture", type=Path, nargs="+", default=[],
+                        help="measure these captures too (e.g. one from make_lab_capture.py)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 if a goal is not met")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
@@ -402,8 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     directory = args.keep or Path(tempfile.gettempdir()) / "netwhy-bench"
     reports = []
-    for packets in args.packets:
-        capture = ensure_capture(directory, packets, args.seed)
+    captures = [(packets, ensure_capture(directory, packets, args.seed))
+                for packets in args.packets]
+    captures += [(count_packets(path), path) for path in args.capture]
+    for packets, capture in captures:
         warm_page_cache(capture)
         tools = {
             "tshark_expert": ["tshark", "-q", "-z", "expert", "-r", str(capture)],

@@ -34,7 +34,7 @@ MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and coun
 MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
 MAX_BLOCK = 16 << 20
 _FLUSH = 1 << 16  # bytes gathered before one write into tshark's pipe
-_RELEASE_EVERY = 64 << 20
+_RELEASE_EVERY = 8 << 20  # bytes walked before their pages are handed back
 
 # Link types whose headers netwhy reads: where the network header starts, and how its type
 # is told. Others are handed to tshark whole.
@@ -226,11 +226,15 @@ class Prefilter:
                         self._verbatim = True
                         return
                     interface, high, low, captured = epb(mm, offset + 8)
-                    if interface >= len(interfaces) or captured > min(MAX_RECORD, length - 32):
+                    if (interface >= len(interfaces) or captured > MAX_RECORD
+                            or captured > length - 32):
                         self._verbatim = True
                         return
                     _, multiply, divide, shift = interfaces[interface]
-                    time_ns = ((high << 32) | low) * multiply // divide + shift
+                    if divide == 1:  # decimal resolutions: no division
+                        time_ns = ((high << 32) | low) * multiply + shift
+                    else:
+                        time_ns = ((high << 32) | low) * multiply // divide + shift
                     if first is None:
                         first = self._first_ns = time_ns
                     time_ns -= first
@@ -346,9 +350,10 @@ def _classifier(link: int, udp: dict[bytes, UdpCount]) -> Classifier:
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             if length < 42:
                 return True
+            header = _ETHERNET_IPV4_HEADER(mm, start)
+            if header[0] == 0x0800:
+                return _transport(mm, start + 14, start + length, header, time_ns, udp)
             kind = mm[start + 12:start + 14]
-            if kind == _IPV4_TYPE:
-                return _ipv4(mm, start + 14, start + length, time_ns, udp)
             if kind == b"\x81\x00":  # one 802.1Q tag
                 return _network(mm, mm[start + 16:start + 18], start + 18, start + length,
                                 time_ns, udp)
@@ -376,8 +381,10 @@ def _classifier(link: int, udp: dict[bytes, UdpCount]) -> Classifier:
 
 _IPV4_TYPE, _IPV6_TYPE = b"\x08\x00", b"\x86\xdd"
 # An IPv4 header without options and the first six bytes after it: version and header length,
-# total length, flags and fragment offset, protocol, addresses, ports, UDP length.
-_IPV4_HEADER = struct.Struct(">BxHxxHxBxx8sHHH").unpack_from
+# total length, flags and fragment offset, protocol, addresses, ports, UDP length; behind an
+# Ethernet header, with the EtherType first.
+_IPV4_HEADER = struct.Struct(">0sBxHxxHxBxx8sHHH").unpack_from  # 0s: no EtherType
+_ETHERNET_IPV4_HEADER = struct.Struct(">12xHBxHxxHxBxx8sHHH").unpack_from
 _TCP_PORTS, _UDP_PORTS = FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
 
 
@@ -393,7 +400,12 @@ def _network(mm: mmap.mmap, kind: bytes, ip: int, end: int, time_ns: int,
 def _ipv4(mm: mmap.mmap, ip: int, end: int, time_ns: int, udp: dict[bytes, UdpCount]) -> bool:
     if end - ip < 28:
         return True
-    first, total, fragment, proto, _, sport, dport, udp_length = _IPV4_HEADER(mm, ip)
+    return _transport(mm, ip, end, _IPV4_HEADER(mm, ip), time_ns, udp)
+
+
+def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int,
+               udp: dict[bytes, UdpCount]) -> bool:
+    _, first, total, fragment, proto, _, sport, dport, udp_length = header
     if first != 0x45 or fragment & 0x3FFF or total < 28:
         # Options (a source route changes the destination tshark keys conversations on),
         # fragments, or odd: tshark judges.
