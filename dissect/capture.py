@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from netwhy.dissect.facts import CaptureSummary, Fact
-from netwhy.dissect.prefilter import Prefilter
+from netwhy.dissect.prefilter import Prefilter, suits
 from netwhy.dissect.rows import ChunkEnd, Rows
 from netwhy.dissect.tshark import Feed, FieldsCapture, tshark_path_and_version
 from netwhy.dissect.worker import PrefilterWorker
@@ -85,7 +85,7 @@ class CaptureReader:
     def facts(self) -> Iterator[Fact]:
         state = Rows()
         packets = None
-        if self._prefilter:
+        if self._prefilter and suits(self.path, self._tshark):
             in_worker = self._worker
             if in_worker is None:
                 in_worker = self.path.stat().st_size >= WORKER_MIN_BYTES and _cores() > 1

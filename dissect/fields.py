@@ -12,6 +12,7 @@ from __future__ import annotations
 FIELDS: tuple[str, ...] = (
     "frame.number",
     "frame.time_relative",
+    "frame.time_epoch",  # exact, whichever record tshark read first (prefilter.py)
     "eth.src",
     "ip.src",
     "ip.dst",

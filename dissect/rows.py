@@ -45,16 +45,23 @@ class Rows:
         frame_of = stream.frame if stream else int
         width = len(FIELDS)
         frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]
+        epoch_column = COLUMN["frame.time_epoch"]
+        first_row = True
         for line in lines:
             row = line.split("\t")
             if len(row) != width:
                 if (conversation := udp_conversation_from_line(line)) is not None:
-                    self._count(conversation, stream.shift() if stream else 0)
+                    # The tap's times start at tshark's first record, like its rows' times.
+                    self._count(conversation, stream.shift_ns if stream else 0)
                 elif top := _TOP_PROTOCOL.match(line):
                     self.packets += int(top[1])
                 continue
             frame = frame_of(int(row[frame_column]))  # first: it waits for the stream's notes
-            time = shifted(float(row[time_column]), stream.shift() if stream else 0)
+            if stream is None:
+                time = float(row[time_column])
+            else:
+                time = stream.time(row[epoch_column], row[time_column], first_row)
+                first_row = False
             fact = _fact_from_row(row, frame, time)
             if isinstance(fact, UdpFirst) and not self._first(fact):
                 continue
@@ -112,12 +119,6 @@ class Rows:
 def _as_printed(duration_ns: int) -> int:
     """A duration as the conversation tap prints it: seconds to four decimals."""
     return round(float(f"{duration_ns / 1e9:.4f}") * 1e9)
-
-
-def shifted(seconds: float, shift_ns: int) -> float:
-    """A chunk's time as the whole file's, exactly: tshark prints at most nanoseconds, so the
-    sum in integer nanoseconds rounds to the very float a single pass would have read."""
-    return (round(seconds * 1e9) + shift_ns) / 1e9 if shift_ns else seconds
 
 
 def _fact_from_row(row: list[str], frame: int, time: float) -> Fact | None:

@@ -21,7 +21,7 @@ def udp_first_from_row(row: Row, frame: int, time: float) -> UdpFirst | None:
 _CONVERSATION = re.compile(
     r"^(?P<a>[0-9.]+):(?P<ap>\d+)\s+<->\s+(?P<b>[0-9.]+):(?P<bp>\d+)\s+"
     r"(?P<ba>\d+)\s+\S+\s+\S+\s+(?P<ab>\d+)\s+\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+"
-    r"(?P<start>[0-9.]+)\s+(?P<duration>[0-9.]+)\s*$"
+    r"(?P<start>-?[0-9.]+)\s+(?P<duration>-?[0-9.]+)\s*$"
 )
 
 

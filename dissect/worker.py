@@ -7,9 +7,10 @@ input over a socket pair, the worker writes the chosen records straight into it,
 each write it notes the records' frame numbers in a notes file. A note is therefore always
 there by the time tshark's row for its frame reaches netwhy.
 
-The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, SHIFT ns, TAIL
-frame, END packets done (after each stream), and, after the last stream, UDP n followed by
-n bytes (the conversations the worker counted, pickled).
+The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, FIRST n followed
+by n bytes (the capture's first record's time in nanoseconds, as text: odd captures hold times
+beyond 64 bits), TAIL frame, END packets done (after each stream), and, after the last stream,
+UDP n followed by n bytes (the conversations the worker counted, pickled).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from netwhy.dissect.prefilter import Prefilter, Stream, UdpCount
 
 from netwhy.errors import TsharkFailed
 
-_FRAMES, _SHIFT, _TAIL, _END, _UDP = 1, 2, 3, 4, 5
+_FRAMES, _FIRST, _TAIL, _END, _UDP = 1, 2, 3, 4, 5
 _PAIR = struct.Struct("<qq")
 _WAIT_S = 0.0005
 
@@ -41,7 +42,7 @@ class RemoteStream(Stream):
     """A stream whose notes arrive from the worker: read when a row needs them."""
 
     worker: PrefilterWorker | None = None
-    shift_known: bool = False
+    first_known: bool = False
     ended: bool = False
 
     def frame(self, number: int) -> int:
@@ -51,11 +52,11 @@ class RemoteStream(Stream):
                                    or self.tail_from is not None or self.ended)
         return super().frame(number)
 
-    def shift(self) -> int:
-        if not self.shift_known:
+    def first(self) -> int | None:
+        if not self.first_known:
             assert self.worker is not None
-            self.worker.read_notes(lambda: self.shift_known or self.ended)
-        return self.time_shift_ns
+            self.worker.read_notes(lambda: self.first_known or self.ended)
+        return self.first_ns
 
 
 @dataclass
@@ -140,13 +141,15 @@ class PrefilterWorker:
             return False
         tag, value = _PAIR.unpack(head)
         stream = self._current
-        if tag in (_FRAMES, _UDP):
+        if tag in (_FRAMES, _FIRST, _UDP):
             size = value * 8 if tag == _FRAMES else value
             body = os.pread(fd, size, self._read_at + _PAIR.size)
             if len(body) < size:
                 return False
             if tag == _FRAMES:
                 stream.frames.frombytes(body)
+            elif tag == _FIRST:
+                stream.first_ns, stream.first_known = int(body) if body else None, True
             else:
                 self.udp = pickle.loads(body)
                 self._udp_read = True
@@ -160,9 +163,7 @@ class PrefilterWorker:
             stream.ended = True
             self._read_at += _PAIR.size + 8
             return True
-        if tag == _SHIFT:
-            stream.time_shift_ns, stream.shift_known = value, True
-        elif tag == _TAIL:
+        if tag == _TAIL:
             stream.tail_from = value
         self._read_at += _PAIR.size
         return True
@@ -177,13 +178,14 @@ class _Publisher:
     def __init__(self, notes: int):
         self._notes = notes
         self._sent = 0
-        self._shift_sent = self._tail_sent = False
+        self._first_sent = self._tail_sent = False
 
     def __call__(self, stream: Stream) -> None:
         parts = []
-        if not self._shift_sent and (stream.frames or stream.tail_from is not None):
-            parts.append(_PAIR.pack(_SHIFT, stream.time_shift_ns))
-            self._shift_sent = True
+        if not self._first_sent and (stream.frames or stream.tail_from is not None):
+            first = str(stream.first_ns if stream.first_ns is not None else "").encode()
+            parts += [_PAIR.pack(_FIRST, len(first)), first]
+            self._first_sent = True
         if len(stream.frames) > self._sent:
             new = stream.frames[self._sent:]
             parts += [_PAIR.pack(_FRAMES, len(new)), new.tobytes()]
