@@ -209,7 +209,7 @@ class Prefilter:
         record = struct.Struct(self._order + "IIII")
         unpack = record.unpack_from
         wanted = _classifier(self._link, self.udp)
-        scale, frames, quota = self._scale, stream.frames, self._stream_packets
+        scale, frames = self._scale, stream.frames
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
         try:
@@ -224,14 +224,10 @@ class Prefilter:
                     first = self._first_ns = time_ns
                 time_ns -= first
                 frame += 1
-                if wanted(mm, offset + 16, length, time_ns):
-                    frames.append(frame)
-                    out += mm[offset:end]
-                    if len(out) >= _FLUSH:
-                        write()
-                    if len(frames) >= quota:
-                        offset = end
-                        return
+                if wanted(mm, offset + 16, length, time_ns) and self._chosen(
+                        frames, out, write, frame, mm[offset:end]):
+                    offset = end
+                    return
                 offset = end
                 if offset > release_at:
                     self._release(offset)
@@ -242,6 +238,15 @@ class Prefilter:
             self._offset, self.packets = offset, frame
             self._done = offset >= size and not self._verbatim
 
+    def _chosen(self, frames: array, out: bytearray, write: Callable[[], None], frame: int,
+                record: bytes) -> bool:
+        """Hand tshark this record; True when the stream is full."""
+        frames.append(frame)
+        out += record
+        if len(out) >= _FLUSH:
+            write()
+        return len(frames) >= self._stream_packets
+
     # --- pcapng ------------------------------------------------------------------------------
 
     def _walk_pcapng(self, stream: Stream, out: bytearray, write: Callable[[], None]) -> None:
@@ -249,7 +254,7 @@ class Prefilter:
         block = struct.Struct(order + "II").unpack_from  # type, length
         epb = struct.Struct(order + "IIII").unpack_from  # interface, time high, low, length
         trailer = struct.Struct(order + "I").unpack_from
-        frames, quota, interfaces = stream.frames, self._stream_packets, self._interfaces
+        frames, interfaces = stream.frames, self._interfaces
         classifiers = [_classifier(link, self.udp) for link, *_ in interfaces]
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
@@ -279,14 +284,10 @@ class Prefilter:
                         first = self._first_ns = time_ns
                     time_ns -= first
                     frame += 1
-                    if classifiers[interface](mm, offset + 28, captured, time_ns):
-                        frames.append(frame)
-                        out += mm[offset:end]
-                        if len(out) >= _FLUSH:
-                            write()
-                        if len(frames) >= quota:
-                            offset = end
-                            return
+                    if classifiers[interface](mm, offset + 28, captured, time_ns) and self._chosen(
+                            frames, out, write, frame, mm[offset:end]):
+                        offset = end
+                        return
                 elif kind == _IDB:
                     if length < 20:
                         self._verbatim = True
