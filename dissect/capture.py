@@ -103,7 +103,7 @@ class CaptureReader:
                 for key, count in chooser.udp.items():
                     if count.forward or count.backward:
                         state.add_udp(_addresses(key), count.forward, count.backward,
-                                      count.first_ns, count.last_ns)
+                                      count.earliest_ns, count.latest_ns)
             finally:
                 chooser.close()
             # The prefilter counts the records it walked; tshark, also those handed as they are.

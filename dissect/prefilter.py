@@ -4,14 +4,14 @@ Dissecting is what costs, and on a busy link nearly every packet is bulk data th
 counts. So netwhy walks the capture's records itself, reads a few header bytes of each, and
 hands tshark only what its display filter could let through (ICMP, ARP, TCP segments that open
 or reset a connection, the first datagram of each UDP conversation) and everything it cannot
-classify for certain (other link types and encapsulations, later fragments, tunnels, damage).
+classify for certain (other link types and encapsulations, fragments, IP options, tunnels).
 The UDP datagrams it keeps from tshark it counts itself, per conversation, for the same
 figures tshark's conversation tap gives.
 
 tshark reads the chosen records through a pipe, in streams of at most `stream_packets`
 records: a fresh tshark per stream keeps its memory flat however long the capture. A stream
-remembers which frame of the whole file each of its records is, and how far its first record
-lies from the capture's first, so facts carry the file's own frame numbers and times.
+remembers which frame of the whole file each of its records is, and its times are taken from
+tshark's absolute ones, so facts carry the file's own frame numbers and times.
 
 The prefilter only takes files that Wireshark's own file library reads from end to end as plain
 pcap or pcapng (`suits`, by capinfos: a tenth of a second per million packets). A damaged file
@@ -36,7 +36,7 @@ from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_P
 
 MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and counts the rest
 MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
-MAX_BLOCK = 16 << 20
+MAX_BLOCK = 16 << 20  # a longer pcapng block is damage to wiretap too
 _FLUSH = 1 << 16  # bytes gathered before one write into tshark's pipe
 _RELEASE_EVERY = 8 << 20  # bytes walked before their pages are handed back
 
@@ -115,12 +115,13 @@ class UdpCount:
 
     forward: int = 0  # in the direction of the conversation's first datagram
     backward: int = 0
-    first_ns: int = -1  # times relative to the capture's first record (-1: none yet)
-    last_ns: int = -1
+    earliest_ns: int | None = None  # from the capture's first record (out of order: min, max)
+    latest_ns: int | None = None
 
 
 class Prefilter:
-    """Walks one capture; `feed` writes the next stream into a pipe and returns its Stream."""
+    """Walks one capture: each `feed` writes the next stream's records into a pipe, noting
+    their frames in a Stream."""
 
     def __init__(self, path: Path, stream_packets: int):
         self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
@@ -452,9 +453,10 @@ def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int,
                 udp[key] = UdpCount()
             return True  # a conversation's first datagram (or one past the cap)
         count.backward += 1
-    if count.first_ns < 0:
-        count.first_ns = time_ns
-    count.last_ns = time_ns
+    if count.earliest_ns is None or time_ns < count.earliest_ns:
+        count.earliest_ns = time_ns
+    if count.latest_ns is None or time_ns > count.latest_ns:
+        count.latest_ns = time_ns
     return False
 
 
