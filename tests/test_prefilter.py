@@ -88,3 +88,30 @@ def test_a_worker_that_dies_is_reported(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(subprocess, "Popen", dying)
     with pytest.raises(TsharkFailed, match=r"prefilter worker stopped early.*worker crashed"):
         analyze(CAPTURES / "mixed-failures.pcapng", worker=True)
+
+
+def test_times_out_of_order(tmp_path: Path) -> None:
+    """UDP datagrams earlier than the first record, and a day late, in the middle of their
+    conversations: times and conversation spans come out as one pass computes them."""
+    path = tmp_path / "odd.pcap"
+    write_capture(path, packets=3_000, seed=7)
+    data = bytearray(path.read_bytes())
+    offset, index, moved = 24, 0, 0
+    while offset < len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        is_udp = data[offset + 16 + 12:offset + 16 + 14] == b"\x08\x00" and data[
+            offset + 16 + 23] == 17
+        if is_udp and index > 1_500 and index % 7 == 0 and moved < 6:
+            if moved % 2:
+                struct.pack_into("<II", data, offset, 0, 5)  # 1970: before the first record
+            else:
+                struct.pack_into("<I", data, offset, struct.unpack_from("<I", data, offset)[0]
+                                 + 86_400)
+            moved += 1
+        offset += 16 + length
+        index += 1
+    assert moved == 6
+    path.write_bytes(data)
+    one_pass = outcome(path, prefilter=False)
+    assert outcome(path, prefilter=True, stream_packets=100) == one_pass
+    assert outcome(path, prefilter=True, stream_packets=100, worker=True) == one_pass
