@@ -17,7 +17,7 @@ from pathlib import Path
 
 from netwhy.dissect.facts import CaptureSummary, Fact
 from netwhy.dissect.prefilter import Prefilter, suits
-from netwhy.dissect.rows import ChunkEnd, Rows
+from netwhy.dissect.rows import Rows, TsharkEnd
 from netwhy.dissect.tshark import Feed, FieldsCapture, tshark_path_and_version
 from netwhy.dissect.worker import PrefilterWorker
 from pyshark.capture.capture import TSharkCrashException
@@ -37,7 +37,7 @@ _DAMAGE = ("cut short", "damaged or corrupt", "not a record", "record length", "
 _UNKNOWN_FORMAT = "isn't a capture file in a format"
 # 'The file "NAME" ': up to the last quote before tshark's verb, which also drops the tail of a
 # name that held a newline (and so reached us on a line of its own).
-# A chunk arrives on standard input, which tshark calls "The standard input".
+# A stream arrives on standard input, which tshark calls "The standard input".
 _FILE_NAME = re.compile(r"^(?:.*\" |The standard input )(?=(?:appears|cannot|contains|isn't) )")
 
 # Records one tshark reads before the next takes over: its memory stays flat (~100 MB).
@@ -123,7 +123,7 @@ class CaptureReader:
             raise TsharkFailed(f"tshark failed on {self.path}: {error}") from error
         finally:
             capture.close()
-        state.ended(ChunkEnd(capture.returncode, list(capture.stderr_lines)))
+        state.ended(TsharkEnd(capture.returncode, list(capture.stderr_lines)))
 
 
 def _cores() -> int:

@@ -63,7 +63,7 @@ DISPLAY_FILTER = (
 # Preferences: udp.time_relative needs UDP timestamps; TCP analysis and reassembly are the most
 # expensive parts of dissecting bulk traffic and no rule needs them. IP reassembly is off too:
 # a datagram's first fragment carries its ports, and without reassembly a datagram whose
-# fragments fall into two chunks counts the same as in one pass.
+# fragments fall into two streams counts the same as in one pass.
 PREFERENCES: dict[str, str] = {
     "udp.calculate_timestamps": "TRUE",
     "ip.defragment": "FALSE",

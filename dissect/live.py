@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pyshark
 from netwhy.dissect import fields
-from netwhy.dissect.rows import ChunkEnd
+from netwhy.dissect.rows import TsharkEnd
 from netwhy.dissect.tshark import LineBatches, collect_stderr, field_parameters
 from packaging.version import Version
 from pyshark.tshark.tshark import get_process_path
@@ -34,8 +34,8 @@ _BAD_FILTER = ("capture filter", "syntax error")
 
 @dataclass
 class LiveEnd:
-    tshark: ChunkEnd
-    dumpcap: ChunkEnd
+    tshark: TsharkEnd
+    dumpcap: TsharkEnd
 
 
 class LiveFieldsCapture(pyshark.LiveCapture):
@@ -139,8 +139,8 @@ class LiveFieldsCapture(pyshark.LiveCapture):
                     await child.wait()
             await asyncio.gather(*self._stderr_handling_tasks)
             self._running_processes.clear()
-        return LiveEnd(ChunkEnd(process.returncode, list(self.stderr_lines)),
-                       ChunkEnd(self._dumpcap.returncode, list(self.dumpcap_lines)))
+        return LiveEnd(TsharkEnd(process.returncode, list(self.stderr_lines)),
+                       TsharkEnd(self._dumpcap.returncode, list(self.dumpcap_lines)))
 
     def close(self) -> None:
         super().close()

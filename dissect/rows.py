@@ -19,7 +19,7 @@ MAX_UDP_KEYS = 200_000  # UDP conversations remembered to join them across strea
 
 
 @dataclass
-class ChunkEnd:
+class TsharkEnd:
     """How tshark ended a stream (or a live capture): exit status and its last words."""
 
     returncode: int | None
@@ -34,7 +34,7 @@ class Rows:
     counts add up, and so do the datagrams the prefilter counted without tshark)."""
 
     packets: int = 0
-    ends: list[ChunkEnd] = field(default_factory=list)
+    ends: list[TsharkEnd] = field(default_factory=list)
     udp_seen: set[tuple[str, int, str, int]] = field(default_factory=set)
     # per conversation: frames a to b, frames b to a, start and duration in nanoseconds
     udp: dict[tuple[str, int, str, int], list] = field(default_factory=dict)
@@ -68,7 +68,7 @@ class Rows:
             if fact is not None:
                 yield fact
 
-    def ended(self, end: ChunkEnd) -> None:
+    def ended(self, end: TsharkEnd) -> None:
         self.ends.append(end)
 
     def _first(self, fact: UdpFirst) -> bool:
