@@ -76,7 +76,7 @@ class Stream:
     frames: array = field(default_factory=lambda: array("q"))  # the file's frame numbers
     tail_from: int | None = None  # the file's frame number of the first record handed as is
     first_ns: int | None = None  # the capture's first record's time (None: tshark reads it)
-    shift_ns: int = 0  # this tshark's first record's time, from the capture's first
+    shift_ns: int | None = None  # this tshark's first record's time, from the capture's first
 
     def frame(self, number: int) -> int:
         """The file's frame number of tshark's frame `number` in this stream."""
@@ -88,7 +88,7 @@ class Stream:
     def first(self) -> int | None:
         return self.first_ns
 
-    def time(self, epoch: str, relative: str, first_row: bool) -> float:
+    def time(self, epoch: str, relative: str) -> float:
         """A record's time from the capture's first record, as one pass over the whole file
         gives it: from its absolute time, exactly (tshark's relative times start at whichever
         record it read first). The first row also tells where that record lies."""
@@ -96,7 +96,7 @@ class Stream:
         if first is None:
             return float(relative)
         at = nanoseconds(epoch)
-        if first_row:
+        if self.shift_ns is None:
             self.shift_ns = at - nanoseconds(relative) - first
         return (at - first) / 1_000_000_000  # integers: correctly rounded, as float() would
 
@@ -158,7 +158,7 @@ class Prefilter:
             stream.first_ns = self._first_ns
             if publish is not None:
                 publish(stream)
-            _write_all(fd, out)
+            write_all(fd, out)
             out.clear()
 
         try:
@@ -356,7 +356,8 @@ class Prefilter:
         self._released = end
 
 
-def _write_all(fd: int, data: bytearray) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    """os.write until all of data is written (a pipe takes it in pieces)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

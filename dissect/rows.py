@@ -46,13 +46,12 @@ class Rows:
         width = len(FIELDS)
         frame_column, time_column = COLUMN["frame.number"], COLUMN["frame.time_relative"]
         epoch_column = COLUMN["frame.time_epoch"]
-        first_row = True
         for line in lines:
             row = line.split("\t")
             if len(row) != width:
                 if (conversation := udp_conversation_from_line(line)) is not None:
                     # The tap's times start at tshark's first record, like its rows' times.
-                    self._count(conversation, stream.shift_ns if stream else 0)
+                    self._count(conversation, (stream.shift_ns or 0) if stream else 0)
                 elif top := _TOP_PROTOCOL.match(line):
                     self.packets += int(top[1])
                 continue
@@ -60,8 +59,7 @@ class Rows:
             if stream is None:
                 time = float(row[time_column])
             else:
-                time = stream.time(row[epoch_column], row[time_column], first_row)
-                first_row = False
+                time = stream.time(row[epoch_column], row[time_column])
             fact = _fact_from_row(row, frame, time)
             if isinstance(fact, UdpFirst) and not self._first(fact):
                 continue

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netwhy.dissect.prefilter import Prefilter, Stream, UdpCount
+from netwhy.dissect.prefilter import Prefilter, Stream, UdpCount, write_all
 
 from netwhy.errors import TsharkFailed
 
@@ -193,13 +193,7 @@ class _Publisher:
         if stream.tail_from is not None and not self._tail_sent:
             parts.append(_PAIR.pack(_TAIL, stream.tail_from))
             self._tail_sent = True
-        _write(self._notes, b"".join(parts))
-
-
-def _write(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+        write_all(self._notes, b"".join(parts))
 
 
 def main() -> None:
@@ -213,10 +207,10 @@ def main() -> None:
             if not fds:
                 return  # netwhy closed its end: it has stopped
             chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
-            _write(int(notes), _PAIR.pack(_END, chooser.packets)
+            write_all(int(notes), _PAIR.pack(_END, chooser.packets)
                    + struct.pack("<q", chooser.done()))
         counts = pickle.dumps(chooser.udp, protocol=pickle.HIGHEST_PROTOCOL)
-        _write(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
+        write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
     finally:
         chooser.close()
 
