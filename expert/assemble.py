@@ -13,7 +13,7 @@ from typing import Any
 
 from netwhy.expert.diagnosis import SEVERITY_ORDER, Diagnosis, Subject
 from netwhy.expert.observations import ServiceAttempts
-from netwhy.expert.scoring import diagnosis_score, ranked_causes, ranked_remedies
+from netwhy.expert.scoring import diagnosis_score, ranked
 from netwhy.kb import Condition, KnowledgeBase
 
 
@@ -76,7 +76,7 @@ def _diagnosis(
         src=subject.src, dst=subject.dst, proto=subject.proto, sport=subject.sport,
         dport=subject.dport, reporter=reporter, **details,
     ))
-    causes = ranked_causes(condition, features)
+    causes, remedies = ranked(condition, features)
     return Diagnosis(
         condition=condition.id,
         title=condition.title,
@@ -88,7 +88,7 @@ def _diagnosis(
         reporter=reporter,
         evidence=_frames(facts, evidence, services, features),
         causes=causes,
-        remedies=ranked_remedies(condition, causes),
+        remedies=remedies,
         established=() if "sender-unexpected" in terms else condition.proves,
         details=details,
         rules=tuple(sorted({item["rule"] for item in evidence})),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 SEVERITY_ORDER = {"error": 3, "warning": 2, "note": 1, "chat": 0}
@@ -41,6 +42,12 @@ class RankedCause:
     terms: tuple[ScoreTerm, ...]  # the likelihood ratios that moved it from its prior
     checks: tuple[str, ...]
 
+    @cached_property
+    def plain(self) -> dict[str, Any]:
+        """Its JSON form, built once: diagnoses whose evidence matches the same clauses share
+        their causes (scoring.ranked), and a busy report has thousands of them."""
+        return _fields(self)
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -69,12 +76,18 @@ _ATOMS = (str, int, float, type(None))  # bool is an int
 def _plain(value: Any) -> Any:
     """Like dataclasses.asdict, without its deep copies (seconds on a large report). Plain
     values are tested in place, not passed down: a report holds about a million of them."""
+    if type(value) is RankedCause:
+        return value.plain
     if hasattr(value, "__dataclass_fields__"):
-        fields = ((name, getattr(value, name)) for name in value.__dataclass_fields__)
-        return {name: item if isinstance(item, _ATOMS) else _plain(item) for name, item in fields}
+        return _fields(value)
     if isinstance(value, list | tuple):
         return [item if isinstance(item, _ATOMS) else _plain(item) for item in value]
     if isinstance(value, dict):
         return {key: item if isinstance(item, _ATOMS) else _plain(item)
                 for key, item in value.items()}
     return value
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    fields = ((name, getattr(value, name)) for name in value.__dataclass_fields__)
+    return {name: item if isinstance(item, _ATOMS) else _plain(item) for name, item in fields}

@@ -196,7 +196,8 @@ def arp_facts(
         own = arp.answered_on_subnet.get(mac, set()) | arp.own_ips.get(mac, set())
         yield {
             "kind": "arp_responder", "key": f"responder:{mac}",
-            "mac": mac, "foreign": sorted(foreign - own), "own": sorted(own),
+            "mac": mac, "foreign": sorted(foreign - own), "foreign_ips": len(foreign - own),
+            "own": sorted(own),
             "frames": list(arp.answer_frames.get(mac, [])),
         }
     for index, note in enumerate(arp.announcements.values()):

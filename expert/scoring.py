@@ -25,7 +25,26 @@ def diagnosis_score(
     return round(min(1.0, max(0.0, total)), 3), tuple(parts)
 
 
-def ranked_remedies(condition: Condition, causes: tuple[RankedCause, ...]) -> tuple[str, ...]:
+def ranked(condition: Condition, features: dict[str, Any]
+           ) -> tuple[tuple[RankedCause, ...], tuple[str, ...]]:
+    """The condition's causes, likeliest first, and its remedies in that light. Both depend
+    only on which `when` clauses the features match, so each such pattern is worked out once
+    per condition: a busy capture has thousands of diagnoses and a handful of patterns."""
+    matched = tuple(tuple(rule.matches(features) for rule in cause.when)
+                    for cause in condition.causes)
+    key = (id(condition), matched)
+    cached = _RANKED.get(key)
+    if cached is None or cached[0] is not condition:  # an id reused by a later knowledge base
+        causes = _ranked_causes(condition, matched)
+        cached = (condition, causes, _ranked_remedies(condition, causes))
+        _RANKED[key] = cached
+    return cached[1], cached[2]
+
+
+_RANKED: dict[tuple[int, tuple], tuple[Condition, tuple[RankedCause, ...], tuple[str, ...]]] = {}
+
+
+def _ranked_remedies(condition: Condition, causes: tuple[RankedCause, ...]) -> tuple[str, ...]:
     """Remedies for the likeliest causes first; remedies for any cause keep their place among
     them by the score of the top cause; ties keep the knowledge base's order."""
     score = {cause.id: cause.score for cause in causes}
@@ -40,13 +59,14 @@ def ranked_remedies(condition: Condition, causes: tuple[RankedCause, ...]) -> tu
     return tuple(remedy.text for _, remedy in ordered)
 
 
-def ranked_causes(condition: Condition, features: dict[str, Any]) -> tuple[RankedCause, ...]:
+def _ranked_causes(condition: Condition, matched: tuple[tuple[bool, ...], ...]
+                   ) -> tuple[RankedCause, ...]:
     weighed = []
-    for cause in condition.causes:
+    for cause, matches in zip(condition.causes, matched, strict=True):
         terms = tuple(
             ScoreTerm(f"{rule.feature} x{rule.factor:g}", rule.factor, rule.reason)
-            for rule in cause.when
-            if rule.matches(features)
+            for rule, match in zip(cause.when, matches, strict=True)
+            if match
         )
         weight = cause.prior
         for term in terms:

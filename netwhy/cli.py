@@ -217,7 +217,7 @@ def _run_explain(arguments: argparse.Namespace) -> int:
     elif arguments.filter:
         print(json_report.display_filter(report))
     elif arguments.format == "json":
-        print(json_report.dumps(report))
+        json_report.write(report, sys.stdout)
     elif arguments.format == "jsonl":
         for line in json_report.lines(report):
             print(line)

@@ -62,7 +62,7 @@ def watch(
     check_live_end(end, interface)
     report = judge.report(f"live capture on {interface}", str(version))
     if output_format == "json":
-        out.write(json_report.dumps(report) + "\n")
+        json_report.write(report, out)
     elif output_format == "jsonl":
         out.write(json.dumps({"event": "report", **json_report.as_dict(report)},
                              ensure_ascii=True) + "\n")

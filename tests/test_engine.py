@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from netwhy.expert import analyze as analyze_module
+from netwhy.expert.engine import run_rules
+
+CAPTURES = Path(__file__).parent / "captures"
 
 # In a child process: durable-rules' bugs show as a crash, which must fail one test, not end
 # the suite.
@@ -21,3 +29,32 @@ def test_a_session_no_rule_fires_in_is_deleted_cleanly() -> None:
     result = subprocess.run([sys.executable, "-c", SESSION_WITHOUT_FINDINGS],
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr[-2000:]
+
+
+def test_every_fact_fits_the_engine_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    # setup.sh builds durable-rules with room for 64 properties per fact (it refuses a fact
+    # with more, as an error): netwhy's facts, from every kind of capture here, stay well under.
+    largest: dict[str, int] = {}
+
+    def measuring(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        concluded = run_rules(facts)
+        asserted = [f for f in concluded if f["kind"] == "finding"]  # the most a rule asserts
+        for fact in [*facts, *asserted]:
+            largest[fact["kind"]] = max(largest.get(fact["kind"], 0), _properties(fact))
+        return concluded
+
+    monkeypatch.setattr(analyze_module, "run_rules", measuring)
+    for capture in sorted(CAPTURES.glob("*.pcapng")):
+        analyze_module.analyze(capture)
+    assert {"error", "service", "echo", "attempt", "arp_query", "finding"} <= set(largest)
+    # + sid, id and salt, which the engine adds
+    assert max(largest.values()) + 3 <= ENGINE_PROPERTIES // 2, largest
+
+
+ENGINE_PROPERTIES = 64
+
+
+def _properties(fact: dict[str, Any]) -> int:
+    """Properties as durable-rules counts them: a nested object is one, plus its own."""
+    return sum(1 + (_properties(value) if isinstance(value, dict) else 0)
+               for value in fact.values())

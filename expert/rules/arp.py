@@ -73,17 +73,15 @@ def define() -> None:
         elif not query.asker_answered:
             evidence(c, UNANSWERED, fid, "replies-invisible")
 
-    @when_all(m.kind == "arp_responder")
+    @when_all((m.kind == "arp_responder") & (m.foreign_ips >= min_foreign))
     def proxy(c):
-        if len(c.m.foreign) < min_foreign:
-            return
         own = c.m.own[0] if c.m.own else c.m.mac
         finding(
             c, PROXY, c.m.key, "arp.proxy", src=own, dst=", ".join(c.m.foreign), reporter=own,
             proto="arp", frames=c.m.frames, count=len(c.m.foreign),
             details={"mac": c.m.mac, "ips": ", ".join(c.m.foreign)},
             # It also answers for an address on the askers' own subnet: their router.
-            features={"foreign_ips": len(c.m.foreign), "answers_gateway": bool(c.m.own)},
+            features={"foreign_ips": c.m.foreign_ips, "answers_gateway": bool(c.m.own)},
         )
 
     @when_all(m.kind == "arp_claim")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 from packaging.version import Version
 
@@ -14,14 +14,20 @@ from netwhy.render.text import printable
 
 def as_dict(report: Report) -> dict[str, Any]:
     return {
+        **_head(report),
+        "diagnoses": [diagnosis.to_dict() for diagnosis in report.diagnoses],
+        "conversations": [conversation.to_dict() for conversation in report.conversations],
+    }
+
+
+def _head(report: Report) -> dict[str, Any]:
+    return {
         "capture": _name(report.capture),
         "tshark_version": report.tshark_version,
         "packets": report.packets,
         "truncated": report.truncated,
         "notes": report.notes,
         "timings": report.timings,
-        "diagnoses": [diagnosis.to_dict() for diagnosis in report.diagnoses],
-        "conversations": [conversation.to_dict() for conversation in report.conversations],
     }
 
 
@@ -36,17 +42,30 @@ def _name(path: str) -> str:
 
 
 def dumps(report: Report) -> str:
-    """Indented at the top, one line per diagnosis and conversation: readable, and written by
-    json's C encoder (an indented dump is pure Python, seconds for a large report)."""
-    data = as_dict(report)
-    lists = {key: data.pop(key) for key in ("diagnoses", "conversations")}
-    head = json.dumps(data, indent=2, ensure_ascii=True)[:-2]  # without the closing "\n}"
-    parts = [head]
+    return "".join(chunks(report))
+
+
+def write(report: Report, out: TextIO) -> None:
+    for chunk in chunks(report):
+        out.write(chunk)
+
+
+def chunks(report: Report) -> Iterator[str]:
+    """The report, indented at the top, one line per diagnosis and conversation: readable,
+    and written by json's C encoder (an indented dump is pure Python, seconds for a large
+    report). Item by item, so that a large report is never whole in memory twice."""
+    yield json.dumps(_head(report), indent=2, ensure_ascii=True)[:-2]  # without "\n}"
+    lists = {"diagnoses": report.diagnoses, "conversations": report.conversations}
     for key, items in lists.items():
-        # ensure_ascii: any odd byte from a packet arrives escaped, never raw.
-        rows = ",\n    ".join(json.dumps(item, ensure_ascii=True) for item in items)
-        parts.append(f'  "{key}": [\n    {rows}\n  ]' if items else f'  "{key}": []')
-    return ",\n".join(parts) + "\n}"
+        if not items:
+            yield f',\n  "{key}": []'
+            continue
+        yield f',\n  "{key}": [\n    '
+        for index, item in enumerate(items):
+            # ensure_ascii: any odd byte from a packet arrives escaped, never raw.
+            yield (",\n    " if index else "") + json.dumps(item.to_dict(), ensure_ascii=True)
+        yield "\n  ]"
+    yield "\n}\n"
 
 
 def lines(report: Report) -> Iterator[str]:
