@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from netwhy.dissect.facts import CaptureSummary, Fact
-from netwhy.dissect.prefilter import Prefilter, suits
+from netwhy.dissect.prefilter import Gate, Prefilter
 from netwhy.dissect.rows import Rows, TsharkEnd
-from netwhy.dissect.tshark import Feed, FieldsCapture, tshark_path_and_version
+from netwhy.dissect.tshark import Feed, FieldsCapture, tshark_path, tshark_version
 from netwhy.dissect.worker import PrefilterWorker
 from pyshark.capture.capture import TSharkCrashException
 
@@ -77,15 +77,23 @@ class CaptureReader:
         self.summary: CaptureSummary | None = None
         self.streams = 0
         check_capture_file(self.path)
-        self._tshark, self._version = tshark_path_and_version()
-        self._prefilter = prefilter
+        self._tshark = tshark_path()
+        # capinfos reads the file while tshark tells its version: a fifth of a second each.
+        gate = Gate(self.path, self._tshark) if prefilter else None
+        try:
+            self._version = tshark_version(self._tshark)
+        except BaseException:
+            if gate is not None:
+                gate.cancel()
+            raise
+        self._prefilter = gate is not None and gate.suits()
         self._stream_packets = stream_packets
         self._worker = worker  # the prefilter in a process of its own; None: for large files
 
     def facts(self) -> Iterator[Fact]:
         state = Rows()
         packets = None
-        if self._prefilter and suits(self.path, self._tshark):
+        if self._prefilter:
             in_worker = self._worker
             if in_worker is None:
                 in_worker = self.path.stat().st_size >= WORKER_MIN_BYTES and _cores() > 1

@@ -14,7 +14,7 @@ remembers which frame of the whole file each of its records is, and its times ar
 tshark's absolute ones, so facts carry the file's own frame numbers and times.
 
 The prefilter only takes files that Wireshark's own file library reads from end to end as plain
-pcap or pcapng (`suits`, by capinfos: a tenth of a second per million packets). A damaged file
+pcap or pcapng (`Gate`, by capinfos: a tenth of a second per million packets). A damaged file
 goes to tshark whole, as before: wiretap reads a damaged pcap differently from a file than
 from a pipe (it may even take it for another pcap flavour), and the damage must be reported
 where tshark finds it. Should a layout still not be understood (another pcapng section, simple
@@ -54,19 +54,38 @@ _IF_TSRESOL, _IF_TSOFFSET = 9, 14
 _PLAIN_TYPES = ("pcap", "nsecpcap", "pcapng")  # capinfos -t: the layouts the walk reads
 
 
-def suits(path: Path, tshark_path: str) -> bool:
+class Gate:
     """Whether capinfos (beside tshark) reads the whole file, uncompressed, as plain pcap or
-    pcapng without an error."""
-    capinfos = Path(tshark_path).with_name("capinfos")
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(2) == b"\x1f\x8b":
-                return False  # gzip: tshark reads it, the walk does not
-        found = subprocess.run([str(capinfos), "-T", "-t", "-r", str(path)],
-                               capture_output=True, text=True, errors="replace", timeout=600)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return found.returncode == 0 and found.stdout.rstrip("\n").split("\t")[-1] in _PLAIN_TYPES
+    pcapng without an error: started at once, so that it reads while netwhy does other work,
+    and asked with `suits()`."""
+
+    def __init__(self, path: Path, tshark_path: str):
+        self._process: subprocess.Popen | None = None
+        capinfos = Path(tshark_path).with_name("capinfos")
+        try:
+            with open(path, "rb") as handle:
+                if handle.read(2) == b"\x1f\x8b":
+                    return  # gzip: tshark reads it, the walk does not
+            self._process = subprocess.Popen(
+                [str(capinfos), "-T", "-t", "-r", str(path)], stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, text=True, errors="replace")
+        except OSError:
+            pass
+
+    def suits(self) -> bool:
+        if self._process is None:
+            return False
+        try:
+            out, _ = self._process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            return False
+        return self._process.returncode == 0 and out.rstrip("\n").split("\t")[-1] in _PLAIN_TYPES
+
+    def cancel(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
 
 
 @dataclass

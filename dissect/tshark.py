@@ -29,18 +29,27 @@ MINIMUM_TSHARK = Version("3.6")  # oldest accepted; tested on 4.0 (README)
 
 def tshark_path_and_version() -> tuple[str, Version]:
     """The tshark netwhy will run, or TsharkMissing with a line the user can act on."""
+    path = tshark_path()
+    return path, tshark_version(path)
+
+
+def tshark_path() -> str:
     # PATH only, as a shell would: pyshark's own search first obeys a config.ini in the current
     # directory, so a capture unpacked with one beside it could choose the program netwhy runs.
     path = shutil.which("tshark")
     if path is None:
         raise TsharkMissing("tshark not found on PATH: install it (Debian: apt-get install tshark)")
+    return path
+
+
+def tshark_version(path: str) -> Version:
     try:
         version = get_tshark_version(path)
     except (OSError, ValueError, subprocess.CalledProcessError, TSharkVersionException) as error:
         raise TsharkMissing(f"{path} does not run as tshark ('tshark -v' failed)") from error
     if version < MINIMUM_TSHARK:
         raise TsharkMissing(f"tshark {version} is too old: netwhy needs {MINIMUM_TSHARK} or newer")
-    return path, version
+    return version
 
 
 class LineBatches(BaseTsharkOutputParser):
