@@ -44,8 +44,9 @@ class RankedCause:
 
     @cached_property
     def plain(self) -> dict[str, Any]:
-        """Its JSON form, built once: diagnoses whose evidence matches the same clauses share
-        their causes (scoring.ranked), and a busy report has thousands of them."""
+        """Its JSON form, built once and shared (read it, never change it): diagnoses whose
+        evidence matches the same clauses share their causes (scoring.ranked), and a busy
+        report has thousands of them."""
         return _fields(self)
 
 
