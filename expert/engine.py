@@ -6,14 +6,12 @@ thread, and each analysis gets its own session id so that analyses never see eac
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
 import re
 from typing import Any
 
-from durable.engine import MessageNotHandledException
 from durable.lang import _rulesets, delete_state, m, ruleset, when_all
 from durable.lang import assert_fact as engine_assert
 from netwhy.expert.facts import CONCLUSIONS, JOINED_CONDITIONS, assert_distinct
@@ -69,17 +67,11 @@ def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     CONCLUSIONS[sid] = []
     try:
         for fact in [*facts, END]:
-            assert_distinct(_assert, {"sid": sid, **fact})
+            assert_distinct(lambda salted: engine_assert(RULESET, salted), {"sid": sid, **fact})
         return CONCLUSIONS[sid]
     finally:
         delete_state(RULESET, sid)
         del CONCLUSIONS[sid]
-
-
-def _assert(fact: dict[str, Any]) -> None:
-    # A fact no rule tests (a service nobody reported an error about) is refused: normal.
-    with contextlib.suppress(MessageNotHandledException):
-        engine_assert(RULESET, fact)
 
 
 __all__ = ["RULESET", "run_rules"]

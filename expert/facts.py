@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from durable.engine import MessageObservedException
+from durable.engine import MessageNotHandledException, MessageObservedException
 from netwhy.expert.addresses import is_multicast_or_broadcast, is_sweep, same_subnet
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
@@ -286,13 +286,17 @@ CONCLUSIONS: dict[str, list[dict[str, Any]]] = {}
 def assert_distinct(assert_one: Callable[[dict[str, Any]], Any], fact: dict[str, Any]) -> None:
     """durable-rules knows a fact by a 32-bit hash of its content: two different facts collide
     with odds of about n^2 / 2^33 and the second is refused as already observed (a traceback at
-    the top level, a silently aborted action inside a rule). A salt no rule reads fixes it."""
+    the top level, a silently aborted action inside a rule). A salt no rule reads fixes it.
+    A fact that no rule tests (a service nobody reported an error about) is refused as not
+    handled: normal, and nothing to keep."""
     for salt in range(_SALTS):
         try:
             assert_one({**fact, "salt": salt} if salt else fact)
             return
         except MessageObservedException:
             continue
+        except MessageNotHandledException:
+            return
     raise MessageObservedException(fact)
 
 
