@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import itertools
+import socket
 
 HINT_PREFIX = 24  # the narrowest subnet most LANs use; conclusions built on it are hints
 
@@ -23,9 +24,9 @@ def is_multicast_or_broadcast(address: str) -> bool:
 
 @functools.lru_cache(maxsize=65_536)  # a busy capture asks about the same hosts again and again
 def _number(address: str) -> int | None:
-    try:
-        return int(ipaddress.IPv4Address(address))
-    except ValueError:
+    try:  # strict dotted quad, as tshark prints it; ten times faster than ipaddress
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, address), "big")
+    except (OSError, ValueError):  # not an address; or a NUL in it
         return None
 
 
