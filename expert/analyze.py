@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 
-from netwhy.dissect import CaptureReader
-from netwhy.dissect.capture import STREAM_PACKETS
+from netwhy.dissect.capture import STREAM_PACKETS, CaptureReader
 from netwhy.expert.assemble import assemble
 from netwhy.expert.conversations import Conversation, conversations
 from netwhy.expert.diagnosis import Diagnosis

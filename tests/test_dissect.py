@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conftest import CAPTURES, PUBLIC
-from netwhy.dissect import CaptureReader, IcmpMessage, TcpControl, UdpConversation, UdpFirst
+from netwhy.dissect.capture import CaptureReader
+from netwhy.dissect.facts import IcmpMessage, TcpControl, UdpConversation, UdpFirst
 
 
 def facts_of(path):
