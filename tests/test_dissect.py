@@ -5,6 +5,8 @@ from __future__ import annotations
 from conftest import CAPTURES, PUBLIC
 from netwhy.dissect.capture import CaptureReader
 from netwhy.dissect.facts import IcmpMessage, TcpControl, UdpConversation, UdpFirst
+from netwhy.dissect.fields import DISABLED_PROTOCOLS
+from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
 
 
 def facts_of(path):
@@ -43,3 +45,15 @@ def test_udp_is_counted_not_parsed() -> None:
 def test_single_packet_capture_counts_its_packet() -> None:
     _, summary = facts_of(PUBLIC / "zeek" / "icmp-destunreach-udp.pcap")
     assert summary.packets == 1
+
+
+def test_application_dissectors_no_rule_reads_are_off() -> None:
+    # tshark's protocol hierarchy names every dissector that ran: SNMP must not be one.
+    capture = FieldsCapture(CAPTURES / "snmp-no-agent.pcapng", *tshark_path_and_version())
+    try:
+        lines = [line for batch in capture.batches() for line in batch]
+    finally:
+        capture.close()
+    hierarchy = {line.split()[0] for line in lines if "frames:" in line}
+    assert "udp" in hierarchy and "data" in hierarchy
+    assert not hierarchy & set(DISABLED_PROTOCOLS)
