@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from netwhy.dissect.facts import ICMP_ERROR_TYPES, IcmpMessage, QuotedDatagram
-from netwhy.dissect.row import Row, flag, number, text, values
+from netwhy.dissect.row import Row, address, flag, number, text, values
 
 _TCP, _UDP, _ICMP = 6, 17, 1
 
@@ -18,25 +20,25 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
     # dissectors: the quoted copy is the last IP occurrence, the sender the one before it.
     quoted = _quoted(row) if kind in ICMP_ERROR_TYPES and len(addresses) >= 2 else None
     outer = len(addresses) - (2 if quoted else 1)
-    destination = text(row, "ip.dst", outer)
+    destination = address(row, "ip.dst", outer)
     if destination is None:
         return None  # a header cut short between its source and destination addresses
     return IcmpMessage(
         frame=frame,
         time=time,
-        src=addresses[outer],
+        src=sys.intern(addresses[outer]),
         dst=destination,
         ttl=number(row, "ip.ttl", outer),
         type=kind,
         code=code,
         quoted=quoted,
         mtu=number(row, "icmp.mtu"),
-        gateway=text(row, "icmp.redir_gw"),
+        gateway=address(row, "icmp.redir_gw"),
         pointer=number(row, "icmp.pointer"),
         ident=None if quoted else number(row, "icmp.ident"),
         seq=None if quoted else number(row, "icmp.seq"),
         address_mask=text(row, "icmp.address_mask"),
-        src_mac=text(row, "eth.src"),
+        src_mac=address(row, "eth.src"),
         ip_id=number(row, "ip.id", outer),
     )
 
@@ -44,7 +46,7 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
 def _quoted(row: Row) -> QuotedDatagram | None:
     last = len(values(row, "ip.src")) - 1
     proto = number(row, "ip.proto", last)
-    destination = text(row, "ip.dst", last)
+    destination = address(row, "ip.dst", last)
     if proto is None or destination is None:
         return None
     sport = dport = quoted_type = ident = None
@@ -56,7 +58,7 @@ def _quoted(row: Row) -> QuotedDatagram | None:
         quoted_type = number(row, "icmp.type", -1)
         ident = number(row, "icmp.ident", 0)
     return QuotedDatagram(
-        src=values(row, "ip.src")[last],
+        src=sys.intern(values(row, "ip.src")[last]),
         dst=destination,
         proto=proto,
         ttl=number(row, "ip.ttl", last),

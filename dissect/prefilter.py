@@ -38,7 +38,7 @@ MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and coun
 MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
 MAX_BLOCK = 16 << 20  # a longer pcapng block is damage to wiretap too
 _FLUSH = 1 << 16  # bytes gathered before one write into tshark's pipe
-_RELEASE_EVERY = 8 << 20  # bytes walked before their pages are handed back
+_RELEASE_EVERY = 2 << 20  # bytes walked before their pages are handed back
 
 # Link types whose headers netwhy reads: where the network header starts, and how its type
 # is told. Others are handed to tshark whole.
@@ -128,7 +128,7 @@ def nanoseconds(text: str) -> int:
     return -value if negative else value
 
 
-@dataclass
+@dataclass(slots=True)
 class UdpCount:
     """Datagrams of one conversation that tshark never saw: added to its tap's counts."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from netwhy.dissect.fields import COLUMN
 
 Row = list[str]
@@ -21,6 +23,13 @@ def text(row: Row, field: str, index: int = 0) -> str | None:
         return found.split(",")[index] or None
     except IndexError:
         return None
+
+
+def address(row: Row, field: str, index: int = 0) -> str | None:
+    """An address field. The same few addresses recur row after row, and observations keep
+    one per conversation: one shared copy of each keeps them small."""
+    found = text(row, field, index)
+    return None if found is None else sys.intern(found)
 
 
 def number(row: Row, field: str, index: int = 0) -> int | None:

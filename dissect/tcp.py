@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from netwhy.dissect.facts import TcpControl
-from netwhy.dissect.row import Row, number, text
+from netwhy.dissect.row import Row, address, number
 
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 
@@ -11,7 +11,7 @@ _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 def tcp_from_row(row: Row, frame: int, time: float) -> TcpControl | None:
     flags = number(row, "tcp.flags")
     sport, dport = number(row, "tcp.srcport"), number(row, "tcp.dstport")
-    src, dst = text(row, "ip.src", -1), text(row, "ip.dst", -1)
+    src, dst = address(row, "ip.src", -1), address(row, "ip.dst", -1)
     if flags is None or sport is None or dport is None or src is None or dst is None:
         return None
     return TcpControl(

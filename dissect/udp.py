@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from netwhy.dissect.facts import UdpConversation, UdpFirst
-from netwhy.dissect.row import Row, number, text
+from netwhy.dissect.row import Row, address, number
 
 
 def udp_first_from_row(row: Row, frame: int, time: float) -> UdpFirst | None:
     sport, dport = number(row, "udp.srcport"), number(row, "udp.dstport")
-    src, dst = text(row, "ip.src", -1), text(row, "ip.dst", -1)
+    src, dst = address(row, "ip.src", -1), address(row, "ip.dst", -1)
     if sport is None or dport is None or src is None or dst is None:
         return None
     return UdpFirst(frame=frame, time=time, src=src, dst=dst, sport=sport, dport=dport)
@@ -31,9 +32,9 @@ def udp_conversation_from_line(line: str) -> UdpConversation | None:
     if match is None:
         return None
     return UdpConversation(
-        a=match["a"],
+        a=sys.intern(match["a"]),
         a_port=int(match["ap"]),
-        b=match["b"],
+        b=sys.intern(match["b"]),
         b_port=int(match["bp"]),
         frames_a_to_b=int(match["ab"]),
         frames_b_to_a=int(match["ba"]),

@@ -34,7 +34,7 @@ def _add_capped(addresses: set[str], address: str) -> None:
         addresses.add(address)
 
 
-@dataclass
+@dataclass(slots=True)
 class ArpQuery:
     """Requests from one asker for one target address, and the replies they drew."""
 
@@ -50,7 +50,7 @@ class ArpQuery:
     answer_macs: set[str] = field(default_factory=set)
 
 
-@dataclass
+@dataclass(slots=True)
 class AddressClaim:
     """Which MACs said "this IP is at my MAC", in the order they said it."""
 
@@ -74,7 +74,7 @@ class AddressClaim:
         return len(self.order) > len(set(self.order))
 
 
-@dataclass
+@dataclass(slots=True)
 class Announcement:
     """Gratuitous ARP (sender and target address equal) or an RFC 5227 probe."""
 
@@ -85,7 +85,7 @@ class Announcement:
     frames: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Asker:
     """One station's ARP requests over time, for storm detection."""
 

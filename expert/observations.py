@@ -38,7 +38,7 @@ REPLY_TO_QUERY = {reply: (name, request) for request, (name, reply) in QUERIES.i
 HANDLED_TYPES = frozenset({0, 8, 3, 4, 5, 11, 12, *QUERIES, *REPLY_TO_QUERY})
 
 
-@dataclass
+@dataclass(slots=True)
 class ErrorGroup:
     """ICMP errors of one type and code, from one sender, about one client -> service."""
 
@@ -89,7 +89,7 @@ class ErrorGroup:
         self.sender_mac = message.src_mac or self.sender_mac
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceAttempts:
     """Every attempt by one client to reach one service (proto, server, port) and what came back."""
 
@@ -125,7 +125,7 @@ class ServiceAttempts:
             self.first_reply_time = time
 
 
-@dataclass
+@dataclass(slots=True)
 class Query:
     """Timestamp or address mask requests from one station, and the replies it got."""
 
@@ -138,7 +138,7 @@ class Query:
     masks: dict[str, str] = field(default_factory=dict)  # responder -> mask it replied
 
 
-@dataclass
+@dataclass(slots=True)
 class UnknownIcmp:
     type: int
     code: int
@@ -148,7 +148,7 @@ class UnknownIcmp:
     frames: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class LoopSighting:
     """One datagram that passed the capture point more than once, each time with less TTL."""
 

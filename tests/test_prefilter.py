@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import CAPTURES, PUBLIC
+from netwhy.dissect.capture import STREAM_PACKETS
 from netwhy.expert.analyze import analyze
 
 from netwhy.errors import TsharkFailed
@@ -24,7 +25,7 @@ OWN = sorted(CAPTURES.glob("*.pcap*"))
 PUBLIC_CAPTURES = sorted(p for p in PUBLIC.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
 
 
-def outcome(path: Path, prefilter: bool, stream_packets: int = 200_000,
+def outcome(path: Path, prefilter: bool, stream_packets: int = STREAM_PACKETS,
             worker: bool = False) -> dict[str, Any]:
     result = as_dict(analyze(path, prefilter, stream_packets, worker))
     del result["timings"]
