@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netwhy.expert import analyze as analyze_module
+from netwhy.expert import engine
+from netwhy.expert.analyze import analyze
 from netwhy.expert.engine import run_rules
 
 CAPTURES = Path(__file__).parent / "captures"
@@ -43,9 +44,9 @@ def test_every_fact_fits_the_engine_build(monkeypatch: pytest.MonkeyPatch) -> No
             largest[fact["kind"]] = max(largest.get(fact["kind"], 0), _properties(fact))
         return concluded
 
-    monkeypatch.setattr(analyze_module, "run_rules", measuring)
+    monkeypatch.setattr(engine, "run_rules", measuring)
     for capture in sorted(CAPTURES.glob("*.pcapng")):
-        analyze_module.analyze(capture)
+        analyze(capture)
     assert {"error", "service", "echo", "attempt", "arp_query", "finding"} <= set(largest)
     # + sid, id and salt, which the engine adds
     assert max(largest.values()) + 3 <= ENGINE_PROPERTIES // 2, largest

@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CAPTURES
 from netwhy.expert import engine  # noqa: F401  (registers every rule)
+from netwhy.expert.analyze import RulesLoader, analyze
 from netwhy.expert.registry import RULES, rules_for
 from netwhy.kb import load_knowledge_base
 from netwhy.kb.loader import KB_DIR
@@ -68,6 +70,20 @@ def test_missing_required_field_is_reported(tmp_path: Path) -> None:
     expected = r"icmp\.unreachable\.net\.yaml.*'remedies' is a required"
     with pytest.raises(KnowledgeBaseError, match=expected):
         load_knowledge_base.__wrapped__(tmp_path / "kb")
+
+
+def test_a_knowledge_base_that_fails_to_load_stops_the_analysis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # analyze() loads the rules while capinfos and tshark check the capture, in a thread: what
+    # goes wrong there must reach the caller, as if loaded in line.
+    (tmp_path / "broken_kb.py").write_text(
+        "from netwhy.errors import KnowledgeBaseError\n"
+        "raise KnowledgeBaseError('kb/conditions/x.yaml: causes[0].prior: 1.5 is too large')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(RulesLoader, "MODULES", ("broken_kb",))
+    with pytest.raises(KnowledgeBaseError, match=r"x\.yaml"):
+        analyze(CAPTURES / "udp-closed-port.pcapng")
 
 
 @pytest.mark.skipif(not GLOSSARY.exists(), reason="../shared is not beside this clone")
