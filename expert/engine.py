@@ -1,7 +1,8 @@
 """The forward-chaining engine: durable-rules, one ruleset, one session per analysis.
 
-durable-rules keeps one global engine without locks, so every call happens on the caller's
-thread, and each analysis gets its own session id so that analyses never see each other's facts.
+durable-rules' engine has no locks, so every call happens on the caller's thread (the host
+below starts no threads of its own), and each analysis gets its own session id so that analyses
+never see each other's facts.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import itertools
 import json
 import os
 import re
+from functools import cache
 from typing import Any
 
-from durable.lang import _rulesets, delete_state, m, ruleset, when_all
-from durable.lang import assert_fact as engine_assert
+from durable.engine import Host
+from durable.lang import _rulesets, m, ruleset, when_all
 from netwhy.expert.facts import CONCLUSIONS, JOINED_CONDITIONS, assert_distinct
 from netwhy.expert.rules import (
     address_mask,
@@ -54,8 +56,26 @@ with ruleset(RULESET):
 # conditions are final, and stay out of the engine (durable-rules costs ~70 µs and a node of
 # 2-9 KB per stored fact; on a busy capture half the findings are of conditions no rule looks
 # at again).
-JOINED_CONDITIONS.update(re.findall(
-    r'"condition": "([^"]+)"', json.dumps(_rulesets[RULESET].define()[1], default=str)))
+_NAME, _DEFINITION = _rulesets.pop(RULESET).define()
+JOINED_CONDITIONS.update(
+    re.findall(r'"condition": "([^"]+)"', json.dumps(_DEFINITION, default=str)))
+
+
+class CallerThreadHost(Host):
+    """A durable-rules host that starts no threads. durable.lang's own host polls every ruleset
+    from two background threads, every 0.2 s, for pending actions and timers: netwhy has no
+    timers and no asynchronous actions, and runs every action inside the assert that
+    triggers it. A poll that fell between an assert and its actions ran one of them on the
+    poller's thread, alongside the analysis (once, while the analysis deleted the session:
+    a segfault)."""
+
+    def _run(self) -> None:
+        pass
+
+
+@cache
+def _host() -> Host:
+    return CallerThreadHost({_NAME: _DEFINITION})
 
 
 def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,14 +83,15 @@ def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     and the evidence attached to them."""
     if not facts:
         return []  # durable-rules only creates a session on its first fact
+    host = _host()
     sid = f"{os.getpid()}-{next(_session_ids)}"
     CONCLUSIONS[sid] = []
     try:
         for fact in [*facts, END]:
-            assert_distinct(lambda salted: engine_assert(RULESET, salted), {"sid": sid, **fact})
+            assert_distinct(lambda salted: host.assert_fact(RULESET, salted), {"sid": sid, **fact})
         return CONCLUSIONS[sid]
     finally:
-        delete_state(RULESET, sid)
+        host.delete_state(RULESET, sid)
         del CONCLUSIONS[sid]
 
 

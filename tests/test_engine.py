@@ -36,6 +36,29 @@ def test_a_session_no_rule_fires_in_is_deleted_cleanly() -> None:
     assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr[-2000:]
 
 
+ACTIONS_ON_THE_CALLERS_THREAD = """
+import threading
+from netwhy.expert.engine import run_rules
+facts = [{"kind": "error", "key": f"error:{n}", "gid": n, "type": 3, "code": 3,
+          "sender": "192.0.2.20", "sender_mac": "", "receiver": "192.0.2.10", "q_proto": "udp",
+          "q_src": "192.0.2.10", "q_dst": "192.0.2.20", "q_dport": n, "q_sport": 40000,
+          "q_ttl": 64, "q_icmp_type": -1, "origin_ttl": -1, "count": 1, "frames": [n],
+          "first_time_us": n, "span_us": 0, "mtu": -1, "df": False, "gateway": "",
+          "pointer": -1} for n in range(1, 2001)]
+concluded = run_rules(facts)
+assert sum(f["kind"] == "finding" for f in concluded) == 2000
+print(len(threading.enumerate()))
+"""
+
+
+def test_the_engine_runs_every_action_on_the_callers_thread() -> None:
+    # durable.lang's host polls for pending actions from two threads of its own; one ran an
+    # action while the analysis deleted its session (a segfault). netwhy's host starts none.
+    result = subprocess.run([sys.executable, "-c", ACTIONS_ON_THE_CALLERS_THREAD],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, "1"), result.stderr[-2000:]
+
+
 def test_rule_actions_leave_no_garbage_cycles() -> None:
     # setup.sh's durable-rules build deletes a helper that refers to itself in every action:
     # an action's context then goes when the action ends, not at the collector's next pass
