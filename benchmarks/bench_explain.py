@@ -6,10 +6,14 @@ Usage:
 
 For each size it makes (or reuses) a mixed capture with make_capture.py, then runs, strictly
 alternating, `tshark -q -z expert -r FILE` and `netwhy explain FILE --json`, --repeat times
-each. Per run it records wall time, CPU time (the whole tree, from wait4) and the peak of the
-summed PSS of the process tree (netwhy plus its tshark children), sampled every 20 ms from
-/proc. It prints medians, packets/s, peak memory and netwhy's time as a ratio of tshark's: the
-ratio is what is comparable across machines and noisy runs, the seconds are not.
+each, for their wall time and CPU time (the whole tree, from wait4). Memory is measured in a
+separate run of netwhy after each pair: the peak of the summed PSS of its process tree (netwhy
+plus its tshark children), sampled every 20 ms from /proc. Sampling costs a quarter of a core
+(smaps_rollup walks every mapping of every process), which on two cores slows a program that
+uses both, like netwhy, and not one that uses one, like tshark: timed runs are not sampled.
+tshark's peak is its own maximum RSS, from wait4 (one process, nothing to sum). It prints
+medians, packets/s, peak memory and netwhy's time as a ratio of tshark's: the ratio is what is
+comparable across machines and noisy runs, the seconds are not.
 """
 
 from __future__ import annotations
@@ -110,12 +114,13 @@ def command_name(pid: int) -> str:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed PSS of root's process tree until stopped; kills it on timeout.
-    Also keeps each command's own peak, to tell whether Python or tshark dominates."""
+    """Samples the summed PSS of root's process tree until stopped (if `sampling`); kills it
+    on timeout. Also keeps each command's own peak, to tell whether Python or tshark
+    dominates."""
 
-    def __init__(self, root: int, timeout_s: float) -> None:
+    def __init__(self, root: int, timeout_s: float, sampling: bool) -> None:
         super().__init__(daemon=True)
-        self.root, self.timeout_s = root, timeout_s
+        self.root, self.timeout_s, self.sampling = root, timeout_s, sampling
         self.peak = 0
         self.peak_by_command: dict[str, int] = {}
         self.timed_out = False
@@ -136,7 +141,8 @@ class TreeSampler(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout_s
         while not self.halt.is_set():
-            self.sample()
+            if self.sampling:
+                self.sample()
             if time.monotonic() > deadline:
                 self.timed_out = True
                 with contextlib.suppress(ProcessLookupError):
@@ -161,13 +167,13 @@ class Run:
     stderr: str = field(repr=False)
 
 
-def run_measured(argv: list[str], timeout_s: float) -> Run:
+def run_measured(argv: list[str], timeout_s: float, sampling: bool) -> Run:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         # A new session, so a timeout or ^C can end the whole tree by its process group.
         process = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
-        sampler = TreeSampler(process.pid, timeout_s)
+        sampler = TreeSampler(process.pid, timeout_s, sampling)
         sampler.start()
         try:
             # wait4, not Popen.wait: it also reports the CPU time and maxrss of the reaped tree
@@ -186,7 +192,8 @@ def run_measured(argv: list[str], timeout_s: float) -> Run:
         return Run(
             wall_s=wall,
             cpu_s=usage.ru_utime + usage.ru_stime,
-            # Sampling can miss a short peak; the largest single process is a floor for it.
+            # Sampling can miss a short peak; the largest single process is a floor for it
+            # (and all there is of an unsampled run).
             peak_tree_mb=max(sampler.peak / MB, single_mb),
             max_single_mb=single_mb,
             peak_by_command_mb={name: rss / MB for name, rss in sampler.peak_by_command.items()},
@@ -234,7 +241,8 @@ def warm_page_cache(path: Path) -> None:
 class ToolResult:
     command: list[str]
     ok_codes: tuple[int, ...] = (0,)
-    runs: list[Run] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)  # timed, not sampled
+    memory_runs: list[Run] = field(default_factory=list)  # sampled (netwhy's tree)
     timings: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
 
@@ -242,7 +250,8 @@ class ToolResult:
         return statistics.median(r.wall_s for r in self.runs) if self.runs else None
 
     def peak_mb(self) -> float | None:
-        return max(r.peak_tree_mb for r in self.runs) if self.runs else None
+        runs = self.memory_runs or self.runs
+        return max(r.peak_tree_mb for r in runs) if runs else None
 
     def summary(self, packets: int) -> dict[str, object]:
         wall = self.median_wall()
@@ -252,10 +261,12 @@ class ToolResult:
             "median_wall_s": wall and round(wall, 3),
             "packets_per_s": wall and round(packets / wall),
             "cpu_s": [round(r.cpu_s, 3) for r in self.runs],
-            "peak_tree_rss_mb": [round(r.peak_tree_mb, 1) for r in self.runs],
+            "peak_tree_rss_mb": [round(r.peak_tree_mb, 1)
+                                 for r in self.memory_runs or self.runs],
             "max_peak_tree_rss_mb": self.peak_mb() and round(self.peak_mb() or 0, 1),
-            "max_single_process_rss_mb": [round(r.max_single_mb, 1) for r in self.runs],
-            "peak_rss_by_command_mb": peak_by_command(self.runs),
+            "max_single_process_rss_mb": [round(r.max_single_mb, 1)
+                                          for r in self.memory_runs or self.runs],
+            "peak_rss_by_command_mb": peak_by_command(self.memory_runs),
             "timings_median": median_timings(self.timings),
             "error": self.error,
         }
@@ -291,28 +302,40 @@ def median_timings(timings: list[dict[str, float]]) -> dict[str, float]:
 
 def measure(capture: Path, tools: dict[str, list[str]], repeat: int,
             timeout_s: float) -> dict[str, ToolResult]:
-    """Runs the tools strictly alternating, so drift in machine load hits both alike."""
+    """Runs the tools strictly alternating, so drift in machine load hits both alike; after
+    each round, netwhy once more for its memory."""
     results = {
         name: ToolResult(argv, NETWHY_OK if name == "netwhy" else (0,))
         for name, argv in tools.items()
     }
     for round_no in range(repeat):
         for name, result in results.items():
-            if result.error:
-                continue  # a failed tool is not retried; the other keeps going
-            run = run_measured(result.command, timeout_s)
-            print(f"  [{capture.name}] {name} run {round_no + 1}/{repeat}: {run.wall_s:.2f} s, "
-                  f"{run.peak_tree_mb:.0f} MB", file=sys.stderr)
-            if run.returncode not in result.ok_codes:
-                tail = run.stderr.strip().splitlines()[-5:]
-                cause = f"timed out after {timeout_s:.0f} s" if run.timed_out else "exit"
-                result.error = f"{cause} {run.returncode}: " + " | ".join(tail)
-                continue
-            result.runs.append(run)
-            timings = netwhy_timings(run.stdout)
-            if timings:
-                result.timings.append(timings)
+            run_one(capture, name, result, round_no, repeat, timeout_s, sampling=False)
+        run_one(capture, "netwhy", results["netwhy"], round_no, repeat, timeout_s,
+                sampling=True)
     return results
+
+
+def run_one(capture: Path, name: str, result: ToolResult, round_no: int, repeat: int,
+            timeout_s: float, sampling: bool) -> None:
+    if result.error:
+        return  # a failed tool is not retried; the other keeps going
+    run = run_measured(result.command, timeout_s, sampling)
+    what = "memory" if sampling else "time"
+    print(f"  [{capture.name}] {name} {what} run {round_no + 1}/{repeat}: {run.wall_s:.2f} s, "
+          f"{run.peak_tree_mb:.0f} MB", file=sys.stderr)
+    if run.returncode not in result.ok_codes:
+        tail = run.stderr.strip().splitlines()[-5:]
+        cause = f"timed out after {timeout_s:.0f} s" if run.timed_out else "exit"
+        result.error = f"{cause} {run.returncode}: " + " | ".join(tail)
+        return
+    if sampling:
+        result.memory_runs.append(run)
+        return
+    result.runs.append(run)
+    timings = netwhy_timings(run.stdout)
+    if timings:
+        result.timings.append(timings)
 
 
 # --- report ----------------------------------------------------------------------------------
