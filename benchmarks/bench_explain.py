@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import statistics
@@ -42,6 +43,7 @@ SAMPLE_S = 0.02
 NETWHY_OK = (0, 1)  # netwhy exits 1 when it has findings: that is a successful run
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
+HEAD_BYTES = 1 << 16
 HAVE_CHILDREN_FILES = Path(f"/proc/self/task/{threading.get_native_id()}/children").exists()
 
 
@@ -163,7 +165,7 @@ class Run:
     peak_by_command_mb: dict[str, float]
     returncode: int
     timed_out: bool
-    stdout: str = field(repr=False)
+    stdout_head: str = field(repr=False)  # where netwhy's JSON has its timings
     stderr: str = field(repr=False)
 
 
@@ -199,7 +201,9 @@ def run_measured(argv: list[str], timeout_s: float, sampling: bool) -> Run:
             peak_by_command_mb={name: rss / MB for name, rss in sampler.peak_by_command.items()},
             returncode=process.returncode,
             timed_out=sampler.timed_out,
-            stdout=out.read().decode("utf-8", "replace"),
+            # Only the head: a report can be tens of MB, and what this process holds when it
+            # forks the next run counts in that run's maxrss (Linux keeps it across exec).
+            stdout_head=out.read(HEAD_BYTES).decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
         )
 
@@ -281,13 +285,14 @@ def peak_by_command(runs: list[Run]) -> dict[str, float]:
     return peaks
 
 
-def netwhy_timings(stdout: str) -> dict[str, float] | None:
-    """netwhy's own stage timings, if its JSON has a "timings" object (it may not, yet)."""
+def netwhy_timings(head: str) -> dict[str, float] | None:
+    """netwhy's own stage timings, from the "timings" object near the top of its JSON (absent
+    from other commands measured as netwhy)."""
+    found = re.search(r'"timings": (\{[^{}]*\})', head)
     try:
-        document = json.loads(stdout)
+        timings = json.loads(found[1]) if found else None
     except ValueError:
         return None
-    timings = document.get("timings") if isinstance(document, dict) else None
     if not isinstance(timings, dict):
         return None
     return {k: float(v) for k, v in timings.items() if isinstance(v, int | float)}
@@ -333,7 +338,7 @@ def run_one(capture: Path, name: str, result: ToolResult, round_no: int, repeat:
         result.memory_runs.append(run)
         return
     result.runs.append(run)
-    timings = netwhy_timings(run.stdout)
+    timings = netwhy_timings(run.stdout_head)
     if timings:
         result.timings.append(timings)
 

@@ -10,11 +10,14 @@ there by the time tshark's row for its frame reaches netwhy.
 The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, FIRST n followed
 by n bytes (the capture's first record's time in nanoseconds, as text: odd captures hold times
 beyond 64 bits), TAIL frame, END packets done (after each stream), and, after the last stream,
-UDP n followed by n bytes (the conversations the worker counted, pickled).
+the conversations the worker counted: UDP n followed by n bytes (a few thousand of them,
+pickled; pickling them all at once would take more memory than they do), as often as it takes,
+then UDP_DONE.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import signal
@@ -32,7 +35,8 @@ from netwhy.dissect.prefilter import Prefilter, Stream, UdpCount, write_all
 
 from netwhy.errors import TsharkFailed
 
-_FRAMES, _FIRST, _TAIL, _END, _UDP = 1, 2, 3, 4, 5
+_FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE = 1, 2, 3, 4, 5, 6
+_UDP_BATCH = 4096  # conversations per UDP note
 _PAIR = struct.Struct("<qq")
 _WAIT_S = 0.0005
 
@@ -151,8 +155,7 @@ class PrefilterWorker:
             elif tag == _FIRST:
                 stream.first_ns, stream.first_known = int(body) if body else None, True
             else:
-                self.udp = pickle.loads(body)
-                self._udp_read = True
+                self.udp.update(pickle.loads(body))
             self._read_at += _PAIR.size + size
             return True
         if tag == _END:
@@ -165,6 +168,8 @@ class PrefilterWorker:
             return True
         if tag == _TAIL:
             stream.tail_from = value
+        elif tag == _UDP_DONE:
+            self._udp_read = True
         self._read_at += _PAIR.size
         return True
 
@@ -209,8 +214,11 @@ def main() -> None:
             chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
             write_all(int(notes), _PAIR.pack(_END, chooser.packets)
                    + struct.pack("<q", chooser.done()))
-        counts = pickle.dumps(chooser.udp, protocol=pickle.HIGHEST_PROTOCOL)
-        write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
+        conversations = iter(chooser.udp.items())
+        while batch := dict(itertools.islice(conversations, _UDP_BATCH)):
+            counts = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+            write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
+        write_all(int(notes), _PAIR.pack(_UDP_DONE, 0))
     finally:
         chooser.close()
 
