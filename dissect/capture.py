@@ -41,9 +41,9 @@ _UNKNOWN_FORMAT = "isn't a capture file in a format"
 _FILE_NAME = re.compile(r"^(?:.*\" |The standard input )(?=(?:appears|cannot|contains|isn't) )")
 
 # Records one tshark reads before the next takes over. tshark needs ~150 MB to start and
-# ~0.8 KB per record on top (its conversation tables): ~175 MB at most. A fresh tshark costs
+# ~0.8 KB per record on top (its conversation tables): ~185 MB at most. A fresh tshark costs
 # a fifth of a second to start, mostly hidden by the pipe the prefilter fills meanwhile.
-STREAM_PACKETS = 30_000
+STREAM_PACKETS = 40_000
 # From this size on, the prefilter walks the file in a worker process (worker.py), on the
 # other core: below it, starting the worker costs more than it saves.
 WORKER_MIN_BYTES = 96 << 20
