@@ -59,6 +59,23 @@ def test_the_engine_runs_every_action_on_the_callers_thread() -> None:
     assert (result.returncode, result.stdout.strip()) == (0, "1"), result.stderr[-2000:]
 
 
+def test_an_error_code_no_entry_covers_is_reported_as_unknown() -> None:
+    # The rule's pattern is made from the knowledge base: Destination Unreachable code 16 has
+    # no entry, code 3 (port unreachable) has one.
+    concluded = run_rules([_error(1, 3, 16), _error(2, 3, 3)])
+    found = {(f["origin"], f["condition"]) for f in concluded if f["kind"] == "finding"}
+    assert found == {("error:1", "icmp.unknown-type"), ("error:2", "icmp.unreachable.port")}
+
+
+def _error(gid: int, icmp_type: int, code: int) -> dict[str, Any]:
+    return {"kind": "error", "key": f"error:{gid}", "gid": gid, "type": icmp_type, "code": code,
+            "sender": "192.0.2.20", "sender_mac": "", "receiver": "192.0.2.10",
+            "q_proto": "udp", "q_src": "192.0.2.10", "q_dst": "192.0.2.20", "q_dport": 9999,
+            "q_sport": 40000, "q_ttl": 64, "q_icmp_type": -1, "origin_ttl": -1, "count": 1,
+            "frames": [gid], "first_time_us": gid, "span_us": 0, "mtu": -1, "df": False,
+            "gateway": "", "pointer": -1}
+
+
 def test_rule_actions_leave_no_garbage_cycles() -> None:
     # setup.sh's durable-rules build deletes a helper that refers to itself in every action:
     # an action's context then goes when the action ends, not at the collector's next pass

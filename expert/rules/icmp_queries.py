@@ -3,12 +3,17 @@ types netwhy has no entry for."""
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from durable.lang import m, when_all
+from netwhy.dissect.facts import ICMP_ERROR_TYPES
 from netwhy.expert.facts import finding
 from netwhy.expert.registry import register
-from netwhy.kb import load_knowledge_base
+from netwhy.kb import KnowledgeBase, load_knowledge_base
 
 TIMESTAMP = register("query.timestamp", "Timestamp requests and their replies",
                      ("icmp.timestamp",))
@@ -51,11 +56,40 @@ def define() -> None:
     def unknown_type(c):
         _unknown(c, c.m.key, c.m.type, c.m.code, c.m.src, c.m.dst, c.m.frames, c.m.count)
 
-    @when_all(m.kind == "error")
-    def unknown_error_code(c):
-        if load_knowledge_base().for_icmp(c.m.type, c.m.code) is None:
+    uncovered = _uncovered_codes(load_knowledge_base())
+    if uncovered is not None:
+
+        @when_all((m.kind == "error") & uncovered)
+        def unknown_error_code(c):
             _unknown(c, c.m.key, c.m.type, c.m.code, c.m.sender, c.m.receiver, c.m.frames,
                      c.m.count)
+
+
+def _uncovered_codes(kb: KnowledgeBase) -> Any:
+    """The codes of ICMP error types that no knowledge-base entry covers, as one pattern (ranges
+    of codes per type): a busy capture has thousands of errors, every one of a covered code,
+    and the rule should not fire for each only to find it has nothing to say. None: every code
+    of every error type is covered."""
+    gaps = [
+        (m.type == icmp_type) & (m.code >= low) & (m.code <= high)
+        for icmp_type in sorted(ICMP_ERROR_TYPES)
+        for low, high in _runs(code for code in range(256) if kb.for_icmp(icmp_type, code) is None)
+    ]
+    return functools.reduce(operator.or_, gaps) if gaps else None
+
+
+def _runs(numbers: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Ascending numbers as (first, last) of each run of consecutive ones."""
+    first = last = None
+    for number in numbers:
+        if last is not None and number == last + 1:
+            last = number
+            continue
+        if first is not None:
+            yield first, last
+        first = last = number
+    if first is not None:
+        yield first, last
 
 
 def _unknown(c, key, icmp_type, code, src, dst, frames, count) -> None:
