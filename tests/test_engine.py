@@ -39,13 +39,8 @@ def test_a_session_no_rule_fires_in_is_deleted_cleanly() -> None:
 ACTIONS_ON_THE_CALLERS_THREAD = """
 import threading
 from netwhy.expert.engine import run_rules
-facts = [{"kind": "error", "key": f"error:{n}", "gid": n, "type": 3, "code": 3,
-          "sender": "192.0.2.20", "sender_mac": "", "receiver": "192.0.2.10", "q_proto": "udp",
-          "q_src": "192.0.2.10", "q_dst": "192.0.2.20", "q_dport": n, "q_sport": 40000,
-          "q_ttl": 64, "q_icmp_type": -1, "origin_ttl": -1, "count": 1, "frames": [n],
-          "first_time_us": n, "span_us": 0, "mtu": -1, "df": False, "gateway": "",
-          "pointer": -1} for n in range(1, 2001)]
-concluded = run_rules(facts)
+from test_engine import _error
+concluded = run_rules([_error(n, 3, 3) for n in range(1, 2001)])
 assert sum(f["kind"] == "finding" for f in concluded) == 2000
 print(len(threading.enumerate()))
 """
@@ -55,7 +50,7 @@ def test_the_engine_runs_every_action_on_the_callers_thread() -> None:
     # durable.lang's host polls for pending actions from two threads of its own; one ran an
     # action while the analysis deleted its session (a segfault). netwhy's host starts none.
     result = subprocess.run([sys.executable, "-c", ACTIONS_ON_THE_CALLERS_THREAD],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent)
     assert (result.returncode, result.stdout.strip()) == (0, "1"), result.stderr[-2000:]
 
 
