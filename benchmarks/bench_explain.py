@@ -253,8 +253,12 @@ class ToolResult:
     def median_wall(self) -> float | None:
         return statistics.median(r.wall_s for r in self.runs) if self.runs else None
 
+    def measured_memory(self) -> list[Run]:
+        """The sampled runs; a tool measured only by time has its unsampled runs' peaks."""
+        return self.memory_runs or self.runs
+
     def peak_mb(self) -> float | None:
-        runs = self.memory_runs or self.runs
+        runs = self.measured_memory()
         return max(r.peak_tree_mb for r in runs) if runs else None
 
     def summary(self, packets: int) -> dict[str, object]:
@@ -265,11 +269,10 @@ class ToolResult:
             "median_wall_s": wall and round(wall, 3),
             "packets_per_s": wall and round(packets / wall),
             "cpu_s": [round(r.cpu_s, 3) for r in self.runs],
-            "peak_tree_rss_mb": [round(r.peak_tree_mb, 1)
-                                 for r in self.memory_runs or self.runs],
+            "peak_tree_rss_mb": [round(r.peak_tree_mb, 1) for r in self.measured_memory()],
             "max_peak_tree_rss_mb": self.peak_mb() and round(self.peak_mb() or 0, 1),
             "max_single_process_rss_mb": [round(r.max_single_mb, 1)
-                                          for r in self.memory_runs or self.runs],
+                                          for r in self.measured_memory()],
             "peak_rss_by_command_mb": peak_by_command(self.memory_runs),
             "timings_median": median_timings(self.timings),
             "error": self.error,

@@ -18,7 +18,7 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
         return None
     # An error is followed by the header it quotes, dissected by the same ip/tcp/udp/icmp
     # dissectors: the quoted copy is the last IP occurrence, the sender the one before it.
-    quoted = _quoted(row) if kind in ICMP_ERROR_TYPES and len(addresses) >= 2 else None
+    quoted = _quoted(row, addresses) if kind in ICMP_ERROR_TYPES and len(addresses) >= 2 else None
     outer = len(addresses) - (2 if quoted else 1)
     destination = address(row, "ip.dst", outer)
     if destination is None:
@@ -43,8 +43,8 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
     )
 
 
-def _quoted(row: Row) -> QuotedDatagram | None:
-    last = len(values(row, "ip.src")) - 1
+def _quoted(row: Row, addresses: list[str]) -> QuotedDatagram | None:
+    last = len(addresses) - 1
     proto = number(row, "ip.proto", last)
     destination = address(row, "ip.dst", last)
     if proto is None or destination is None:
@@ -58,7 +58,7 @@ def _quoted(row: Row) -> QuotedDatagram | None:
         quoted_type = number(row, "icmp.type", -1)
         ident = number(row, "icmp.ident", 0)
     return QuotedDatagram(
-        src=sys.intern(values(row, "ip.src")[last]),
+        src=sys.intern(addresses[last]),
         dst=destination,
         proto=proto,
         ttl=number(row, "ip.ttl", last),

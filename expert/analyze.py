@@ -115,7 +115,7 @@ class RulesLoader(threading.Thread):
     knowledge-base entry that fails its schema, say). `diagnose` imports them itself too, for
     callers that have no capture to check first."""
 
-    MODULES = ("netwhy.kb", "netwhy.expert.engine", "netwhy.expert.assemble")
+    MODULES = ("netwhy.expert.engine", "netwhy.expert.assemble")
 
     def __init__(self) -> None:
         super().__init__(name="netwhy-rules-loader")

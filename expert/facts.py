@@ -194,9 +194,10 @@ def arp_facts(
             }
     for mac, foreign in arp.answered_off_subnet.items():
         own = arp.answered_on_subnet.get(mac, set()) | arp.own_ips.get(mac, set())
+        only_foreign = sorted(foreign - own)
         yield {
             "kind": "arp_responder", "key": f"responder:{mac}",
-            "mac": mac, "foreign": sorted(foreign - own), "foreign_ips": len(foreign - own),
+            "mac": mac, "foreign": only_foreign, "foreign_ips": len(only_foreign),
             "own": sorted(own),
             "frames": list(arp.answer_frames.get(mac, [])),
         }

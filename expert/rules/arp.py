@@ -78,7 +78,7 @@ def define() -> None:
         own = c.m.own[0] if c.m.own else c.m.mac
         finding(
             c, PROXY, c.m.key, "arp.proxy", src=own, dst=", ".join(c.m.foreign), reporter=own,
-            proto="arp", frames=c.m.frames, count=len(c.m.foreign),
+            proto="arp", frames=c.m.frames, count=c.m.foreign_ips,
             details={"mac": c.m.mac, "ips": ", ".join(c.m.foreign)},
             # It also answers for an address on the askers' own subnet: their router.
             features={"foreign_ips": c.m.foreign_ips, "answers_gateway": bool(c.m.own)},
