@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from netwhy.dissect.facts import CaptureSummary, Fact
-from netwhy.dissect.prefilter import Gate, Prefilter
+from netwhy.dissect.prefilter import Gate, Prefilter, Stream
 from netwhy.dissect.rows import Rows, TsharkEnd
-from netwhy.dissect.tshark import Feed, FieldsCapture, tshark_path, tshark_version
+from netwhy.dissect.tshark import FieldsCapture, tshark_path, tshark_version
 from netwhy.dissect.worker import PrefilterWorker
 from pyshark.capture.capture import TSharkCrashException
 
@@ -101,39 +102,73 @@ class CaptureReader:
                 in_worker = self.path.stat().st_size >= WORKER_MIN_BYTES and _cores() > 1
             chooser = (PrefilterWorker(self.path, self._stream_packets) if in_worker
                        else Prefilter(self.path, self._stream_packets))
+            runs: list[_Run] = []  # started, not yet read to their end
             handed = 0  # records the prefilter chose, which tshark counts too
             try:
-                while not chooser.done():
-                    stream = chooser.new_stream()
-                    self.streams += 1
-                    yield from state.stream(stream, self._lines(
-                        state, lambda fd, stream=stream: chooser.feed(stream, fd)))
-                    chooser.finish(stream)
-                    handed += len(stream.frames)
-                for key, count in chooser.udp.items():
+                runs.append(self._start(chooser))
+                while runs:
+                    run = runs[0]
+                    yield from state.stream(run.stream, self._lines(state, run.capture, lambda:
+                                                                    self._next(chooser, runs)))
+                    self._next(chooser, runs)
+                    runs.pop(0)
+                    handed += len(run.stream.frames)
+                for key, count in chooser.counts().items():
                     if count.forward or count.backward:
                         state.add_udp(_addresses(key), count.forward, count.backward,
                                       count.earliest_ns, count.latest_ns)
             finally:
+                for run in runs[1:]:
+                    run.capture.close()
                 chooser.close()
             # The prefilter counts the records it walked; tshark, also those handed as they are.
             packets = chooser.packets + state.packets - handed
         else:
             self.streams = 1
-            yield from state.stream(None, self._lines(state, None))
+            capture = FieldsCapture(self.path, self._tshark, self._version)
+            yield from state.stream(None, self._lines(state, capture))
         yield from state.conversations()
         self.summary = _summary(state, str(self._version), self.path, packets)
 
-    def _lines(self, state: Rows, feed: Feed | None) -> Iterator[str]:
-        capture = FieldsCapture(self.path, self._tshark, self._version, feed)
+    def _start(self, chooser: Prefilter | PrefilterWorker) -> _Run:
+        stream = chooser.new_stream()
+        self.streams += 1
+        capture = FieldsCapture(self.path, self._tshark, self._version,
+                                lambda fd: chooser.feed(stream, fd))
+        capture.start()
+        return _Run(stream, capture)
+
+    def _next(self, chooser: Prefilter | PrefilterWorker, runs: list[_Run]) -> None:
+        """Once the oldest stream's tshark has exited, start the next stream, if any: the
+        fresh tshark loads its dissectors while netwhy reads the rows the last one left, and
+        one tshark at a time stays in memory."""
+        if len(runs) > 1 or runs[0].next_judged or not runs[0].capture.exited():
+            return
+        runs[0].next_judged = True
+        chooser.finish(runs[0].stream)
+        if not chooser.done():
+            runs.append(self._start(chooser))
+
+    def _lines(self, state: Rows, capture: FieldsCapture,
+               after_batch: Callable[[], None] = lambda: None) -> Iterator[str]:
         try:
             for batch in capture.batches():
                 yield from batch
+                after_batch()
         except TSharkCrashException as error:
             raise TsharkFailed(f"tshark failed on {self.path}: {error}") from error
         finally:
             capture.close()
         state.ended(TsharkEnd(capture.returncode, list(capture.stderr_lines)))
+
+
+@dataclass
+class _Run:
+    """A stream of records and the tshark reading it."""
+
+    stream: Stream
+    capture: FieldsCapture
+    next_judged: bool = False  # whether the stream after it was started (or none is left)
 
 
 def _cores() -> int:

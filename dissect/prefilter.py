@@ -167,6 +167,9 @@ class Prefilter:
     def finish(self, stream: Stream) -> None:
         """Nothing to wait for: the feeding thread has noted everything once tshark is done."""
 
+    def counts(self) -> dict[bytes, UdpCount]:
+        return self.udp
+
     def feed(self, stream: Stream, fd: int,
              publish: Callable[[Stream], None] | None = None) -> None:
         """Write the next stream's records into fd (and close it), noting each one's frame.

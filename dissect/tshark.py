@@ -27,7 +27,10 @@ from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
 from netwhy.errors import TsharkMissing
 
 MINIMUM_TSHARK = Version("3.6")  # oldest accepted; tested on 4.0 (README)
-PIPE_BYTES = 1 << 20  # tshark's standard input, when netwhy feeds it (see _widen)
+PIPE_BYTES = 1 << 20  # tshark's standard input and output pipes (see _widen)
+# tshark's rows netwhy takes in before it reads them: a stream's tshark finishes, and exits,
+# while netwhy still reads its last rows, and the next one starts meanwhile (capture.py).
+OUTPUT_AHEAD_BYTES = 16 << 20
 
 
 def tshark_path_and_version() -> tuple[str, Version]:
@@ -82,6 +85,7 @@ class FieldsCapture(pyshark.FileCapture):
         self._known_path, self._known_version = tshark_path, version
         self._feed = feed
         self._feeder: threading.Thread | None = None
+        self._process: asyncio.subprocess.Process | None = None
         super().__init__(
             str(path),
             keep_packets=False,
@@ -90,17 +94,33 @@ class FieldsCapture(pyshark.FileCapture):
             tshark_path=tshark_path,
             custom_parameters=field_parameters(),
         )
+        # pyshark gives each capture a child watcher of its own (see close).
+        self._watcher = asyncio.get_child_watcher()
+
+    def start(self) -> None:
+        """Start tshark (and the feed), to read its rows later: it loads its dissectors
+        meanwhile."""
+        if self._process is None:
+            self._process = self.eventloop.run_until_complete(self._get_tshark_process())
 
     def batches(self) -> Iterator[list[str]]:
-        yield from self._packets_from_tshark_sync()
+        self.start()
+        yield from self._packets_from_tshark_sync(existing_process=self._process)
+
+    def exited(self) -> bool:
+        """Whether tshark has read all its input and exited (its last rows may be unread)."""
+        return (self._process is not None and self._process.returncode is not None
+                and (self._feeder is None or not self._feeder.is_alive()))
 
     def close(self) -> None:
         super().close()
         if self._feeder is not None:
             self._feeder.join()  # tshark has gone, so the pipe takes no more: it ends soon
         # pyshark left a SIGCHLD handler on an event loop that no longer runs; every later
-        # child process of this program would try to wake it.
-        asyncio.get_child_watcher().attach_loop(None)
+        # child process of this program would try to wake it. Unless a later capture has
+        # installed a watcher of its own since: that one is still watching its tshark.
+        if asyncio.get_child_watcher() is self._watcher:
+            self._watcher.attach_loop(None)
 
     def get_parameters(self, packet_count=None):
         parameters = super().get_parameters(packet_count)
@@ -120,6 +140,7 @@ class FieldsCapture(pyshark.FileCapture):
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 stdin=stdin,
+                limit=OUTPUT_AHEAD_BYTES // 2,  # asyncio stops reading at twice the limit
             )
         except BaseException:
             if write_end is not None:
@@ -128,6 +149,7 @@ class FieldsCapture(pyshark.FileCapture):
         finally:
             if write_end is not None:
                 os.close(stdin)
+        _widen(process._transport.get_pipe_transport(1).get_extra_info("pipe").fileno())
         if write_end is not None:
             self._feeder = threading.Thread(target=self._feed, args=(write_end,), daemon=True)
             self._feeder.start()

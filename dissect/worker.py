@@ -17,6 +17,7 @@ then UDP_DONE.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import pickle
@@ -77,7 +78,9 @@ class PrefilterWorker:
         self._read_at = 0
         self._done = False
         self._udp_read = False
-        self._current: RemoteStream | None = None
+        # Streams whose notes are still to come, oldest first: the next one may already be
+        # fed while netwhy reads the rows of the one before.
+        self._unended: collections.deque[RemoteStream] = collections.deque()
         self._socket, theirs = socket.socketpair()
         try:
             self._process = subprocess.Popen(
@@ -93,8 +96,9 @@ class PrefilterWorker:
         return self._done
 
     def new_stream(self) -> RemoteStream:
-        self._current = RemoteStream(worker=self)
-        return self._current
+        stream = RemoteStream(worker=self)
+        self._unended.append(stream)
+        return stream
 
     def feed(self, stream: Stream, fd: int) -> None:
         try:
@@ -105,11 +109,14 @@ class PrefilterWorker:
             os.close(fd)
 
     def finish(self, stream: Stream) -> None:
-        """Wait for the worker's end of this stream (and, after the last, its UDP counts)."""
+        """Wait for the worker's end of this stream."""
         assert isinstance(stream, RemoteStream)
         self.read_notes(lambda: stream.ended)
-        if self._done:
-            self.read_notes(lambda: self._udp_read)
+
+    def counts(self) -> dict[bytes, UdpCount]:
+        """The conversations the worker counted, once the last stream has ended."""
+        self.read_notes(lambda: self._udp_read)
+        return self.udp
 
     def close(self) -> None:
         self._socket.close()  # the worker's next receive ends it
@@ -144,7 +151,7 @@ class PrefilterWorker:
         if len(head) < _PAIR.size:
             return False
         tag, value = _PAIR.unpack(head)
-        stream = self._current
+        stream = self._unended[0] if self._unended else None
         if tag in (_FRAMES, _FIRST, _UDP):
             size = value * 8 if tag == _FRAMES else value
             body = os.pread(fd, size, self._read_at + _PAIR.size)
@@ -164,6 +171,7 @@ class PrefilterWorker:
                 return False
             self.packets, self._done = value, bool(struct.unpack("<q", rest)[0])
             stream.ended = True
+            self._unended.popleft()
             self._read_at += _PAIR.size + 8
             return True
         if tag == _TAIL:
