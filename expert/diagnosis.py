@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 SEVERITY_ORDER = {"error": 3, "warning": 2, "note": 1, "chat": 0}
@@ -42,13 +41,6 @@ class RankedCause:
     terms: tuple[ScoreTerm, ...]  # the likelihood ratios that moved it from its prior
     checks: tuple[str, ...]
 
-    @cached_property
-    def plain(self) -> dict[str, Any]:
-        """Its JSON form, built once and shared (read it, never change it): diagnoses whose
-        evidence matches the same clauses share their causes (scoring.ranked), and a busy
-        report has thousands of them."""
-        return _fields(self)
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -77,8 +69,6 @@ _ATOMS = (str, int, float, type(None))  # bool is an int
 def _plain(value: Any) -> Any:
     """Like dataclasses.asdict, without its deep copies (seconds on a large report). Plain
     values are tested in place, not passed down: a report holds about a million of them."""
-    if type(value) is RankedCause:
-        return value.plain
     if hasattr(value, "__dataclass_fields__"):
         return _fields(value)
     if isinstance(value, list | tuple):

@@ -14,6 +14,8 @@ import re
 from functools import cache
 from typing import Any
 
+import durable.engine
+import orjson
 from durable.engine import Host
 from durable.lang import _rulesets, m, ruleset, when_all
 from netwhy.expert.facts import CONCLUSIONS, JOINED_CONDITIONS, assert_distinct
@@ -59,6 +61,25 @@ with ruleset(RULESET):
 _NAME, _DEFINITION = _rulesets.pop(RULESET).define()
 JOINED_CONDITIONS.update(
     re.findall(r'"condition": "([^"]+)"', json.dumps(_DEFINITION, default=str)))
+
+
+class _OrjsonCodec:
+    """The `json` durable-rules' Python layer uses: it hands every fact and every action's
+    state to its C engine as JSON text, and reads the engine's answers back from it, a fifth
+    of the rules' time with json's encoder. The same values, written by orjson (a value it
+    cannot write, such as an integer beyond 64 bits, goes to json)."""
+
+    @staticmethod
+    def dumps(value: Any, **_options: Any) -> str:  # durable asks for ensure_ascii=False
+        try:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(value, ensure_ascii=False)
+
+    loads = staticmethod(orjson.loads)
+
+
+durable.engine.json = _OrjsonCodec
 
 
 class CallerThreadHost(Host):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from conftest import CAPTURES, PUBLIC, explain_json, run_netwhy
+from netwhy.expert.analyze import analyze
 
 from netwhy.errors import ExitCode
+from netwhy.render.json_report import item_line
 
 SNMP = CAPTURES / "snmp-no-agent.pcapng"
 AFS = PUBLIC / "tcpdump" / "afs.pcap"
@@ -75,3 +78,16 @@ def test_json_escapes_everything() -> None:
     text = run_netwhy("explain", str(SNMP), "--json").stdout
     assert text.isascii()
     json.loads(text)
+
+
+def test_json_lines_hold_what_to_dict_gives() -> None:
+    """orjson writes a diagnosis straight from its dataclasses: the same object as to_dict(),
+    and text beyond ASCII (or text orjson refuses) comes out escaped, through json."""
+    diagnoses = analyze(SNMP).diagnoses
+    assert diagnoses
+    for diagnosis in diagnoses:
+        assert json.loads(item_line(diagnosis)) == diagnosis.to_dict()
+    for odd in ("caf\u00e9", "lone \udcff"):
+        diagnosis = replace(diagnoses[0], summary=odd)
+        line = item_line(diagnosis)
+        assert line.isascii() and json.loads(line) == diagnosis.to_dict()
