@@ -82,30 +82,23 @@ class CaptureReader:
         check_capture_file(self.path)
         self._tshark = tshark_path()
         # capinfos reads the file while tshark tells its version: a fifth of a second each.
-        gate = Gate(self.path, self._tshark) if prefilter else None
+        self._gate = Gate(self.path, self._tshark) if prefilter else None
         try:
             self._version = tshark_version(self._tshark)
         except BaseException:
-            if gate is not None:
-                gate.cancel()
+            if self._gate is not None:
+                self._gate.cancel()
             raise
-        self._prefilter = gate is not None and gate.suits()
         self._stream_packets = stream_packets
         self._worker = worker  # the prefilter in a process of its own; None: for large files
 
     def facts(self) -> Iterator[Fact]:
         state = Rows()
         packets = None
-        if self._prefilter:
-            in_worker = self._worker
-            if in_worker is None:
-                in_worker = self.path.stat().st_size >= WORKER_MIN_BYTES and _cores() > 1
-            chooser = (PrefilterWorker(self.path, self._stream_packets) if in_worker
-                       else Prefilter(self.path, self._stream_packets))
-            runs: list[_Run] = []  # started, not yet read to their end
+        chooser, runs = self._judged_start()
+        if chooser is not None:
             handed = 0  # records the prefilter chose, which tshark counts too
             try:
-                runs.append(self._start(chooser))
                 while runs:
                     run = runs[0]
                     yield from state.stream(run.stream, self._lines(state, run.capture, lambda:
@@ -118,7 +111,7 @@ class CaptureReader:
                         state.add_udp(_addresses(key), count.forward, count.backward,
                                       count.earliest_ns, count.latest_ns)
             finally:
-                for run in runs[1:]:
+                for run in runs:  # started, not read to their end
                     run.capture.close()
                 chooser.close()
             # The prefilter counts the records it walked; tshark, also those handed as they are.
@@ -129,6 +122,31 @@ class CaptureReader:
             yield from state.stream(None, self._lines(state, capture))
         yield from state.conversations()
         self.summary = _summary(state, str(self._version), self.path, packets)
+
+    def _judged_start(self) -> tuple[Prefilter | PrefilterWorker | None, list[_Run]]:
+        """The prefilter and its first stream, if the Gate lets the prefilter read the file.
+        The stream starts before capinfos has answered, so that tshark loads its dissectors
+        meanwhile; should capinfos object, it is dropped unread, and tshark reads the whole
+        file instead."""
+        if self._gate is None or not self._gate.possible():
+            return None, []
+        in_worker = self._worker
+        if in_worker is None:
+            in_worker = self.path.stat().st_size >= WORKER_MIN_BYTES and _cores() > 1
+        chooser = (PrefilterWorker(self.path, self._stream_packets) if in_worker
+                   else Prefilter(self.path, self._stream_packets))
+        runs: list[_Run] = []
+        suits = False
+        try:
+            runs.append(self._start(chooser))
+            suits = self._gate.suits()
+        finally:
+            if not suits:
+                for run in runs:
+                    run.capture.close()
+                chooser.close()
+                self.streams = 0
+        return (chooser, runs) if suits else (None, [])
 
     def _start(self, chooser: Prefilter | PrefilterWorker) -> _Run:
         stream = chooser.new_stream()

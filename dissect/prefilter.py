@@ -72,6 +72,10 @@ class Gate:
         except OSError:
             pass
 
+    def possible(self) -> bool:
+        """False at once for what the walk never reads (gzip), or if capinfos cannot run."""
+        return self._process is not None
+
     def suits(self) -> bool:
         if self._process is None:
             return False
