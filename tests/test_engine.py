@@ -116,3 +116,16 @@ def _properties(fact: dict[str, Any]) -> int:
     """Properties as durable-rules counts them: a nested object is one, plus its own."""
     return sum(1 + (_properties(value) if isinstance(value, dict) else 0)
                for value in fact.values())
+
+
+def test_engine_json_is_orjson_with_json_for_what_it_refuses() -> None:
+    """durable-rules' Python layer writes facts through netwhy's codec: orjson's text reads
+    back as the same values, and a value orjson refuses still gets through."""
+    import durable.engine
+
+    codec = durable.engine.json
+    assert codec is engine._OrjsonCodec
+    fact = {"kind": "error", "frames": [1, 2], "rtt": 0.25, "text": "café", 7: "int key"}
+    assert codec.loads(codec.dumps(fact, ensure_ascii=False)) == {
+        "kind": "error", "frames": [1, 2], "rtt": 0.25, "text": "café", "7": "int key"}
+    assert codec.loads(codec.dumps({"big": 2**70})) == {"big": 2**70}
