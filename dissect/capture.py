@@ -106,10 +106,8 @@ class CaptureReader:
                     self._next(chooser, runs)
                     runs.pop(0)
                     handed += len(run.stream.frames)
-                for key, count in chooser.counts().items():
-                    if count.forward or count.backward:
-                        state.add_udp(_addresses(key), count.forward, count.backward,
-                                      count.earliest_ns, count.latest_ns)
+                for key, forward, backward, earliest_ns, latest_ns in chooser.counted():
+                    state.add_udp(_addresses(key), forward, backward, earliest_ns, latest_ns)
             finally:
                 for run in runs:  # started, not read to their end
                     run.capture.close()

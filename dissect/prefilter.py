@@ -28,7 +28,7 @@ import os
 import struct
 import subprocess
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +142,18 @@ class UdpCount:
     latest_ns: int | None = None
 
 
+# A conversation the prefilter counted datagrams of: its key, datagrams forward and backward,
+# and the earliest and latest of their times.
+Counted = tuple[bytes, int, int, int, int]
+
+
+def counted(udp: dict[bytes, UdpCount]) -> Iterator[Counted]:
+    """The conversations with datagrams counted (not only the first, which tshark saw)."""
+    for key, count in udp.items():
+        if count.forward or count.backward:
+            yield key, count.forward, count.backward, count.earliest_ns, count.latest_ns
+
+
 class Prefilter:
     """Walks one capture: each `feed` writes the next stream's records into a pipe, noting
     their frames in a Stream."""
@@ -171,8 +183,8 @@ class Prefilter:
     def finish(self, stream: Stream) -> None:
         """Nothing to wait for: the feeding thread has noted everything once tshark is done."""
 
-    def counts(self) -> dict[bytes, UdpCount]:
-        return self.udp
+    def counted(self) -> Iterator[Counted]:
+        return counted(self.udp)
 
     def feed(self, stream: Stream, fd: int,
              publish: Callable[[Stream], None] | None = None) -> None:

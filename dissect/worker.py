@@ -11,8 +11,8 @@ The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, FIRS
 by n bytes (the capture's first record's time in nanoseconds, as text: odd captures hold times
 beyond 64 bits), TAIL frame, END packets done (after each stream), and, after the last stream,
 the conversations the worker counted: UDP n followed by n bytes (a few thousand of them,
-pickled; pickling them all at once would take more memory than they do), as often as it takes,
-then UDP_DONE.
+each a 12-byte key and four 64-bit integers: datagrams forward and backward, earliest and latest
+time), as often as it takes, then UDP_DONE.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 import itertools
 import os
-import pickle
 import signal
 import socket
 import struct
@@ -28,17 +27,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netwhy.dissect.prefilter import Prefilter, Stream, UdpCount, write_all
+from netwhy.dissect.prefilter import Counted, Prefilter, Stream, counted, write_all
 
 from netwhy.errors import TsharkFailed
 
 _FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE = 1, 2, 3, 4, 5, 6
 _UDP_BATCH = 4096  # conversations per UDP note
 _PAIR = struct.Struct("<qq")
+_COUNTED = struct.Struct("<12sqqqq")
 _WAIT_S = 0.0005
 
 
@@ -71,7 +71,7 @@ class PrefilterWorker:
     path: Path
     stream_packets: int
     packets: int = 0
-    udp: dict[bytes, UdpCount] = field(default_factory=dict)
+    udp: list[bytes] = field(default_factory=list)  # UDP notes' bodies, as written
 
     def __post_init__(self) -> None:
         self._notes = tempfile.TemporaryFile(prefix="netwhy-")  # noqa: SIM115 (see close)
@@ -113,10 +113,11 @@ class PrefilterWorker:
         assert isinstance(stream, RemoteStream)
         self.read_notes(lambda: stream.ended)
 
-    def counts(self) -> dict[bytes, UdpCount]:
+    def counted(self) -> Iterator[Counted]:
         """The conversations the worker counted, once the last stream has ended."""
         self.read_notes(lambda: self._udp_read)
-        return self.udp
+        for body in self.udp:
+            yield from _COUNTED.iter_unpack(body)
 
     def close(self) -> None:
         self._socket.close()  # the worker's next receive ends it
@@ -162,7 +163,7 @@ class PrefilterWorker:
             elif tag == _FIRST:
                 stream.first_ns, stream.first_known = int(body) if body else None, True
             else:
-                self.udp.update(pickle.loads(body))
+                self.udp.append(body)
             self._read_at += _PAIR.size + size
             return True
         if tag == _END:
@@ -222,9 +223,9 @@ def main() -> None:
             chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
             write_all(int(notes), _PAIR.pack(_END, chooser.packets)
                    + struct.pack("<q", chooser.done()))
-        conversations = iter(chooser.udp.items())
-        while batch := dict(itertools.islice(conversations, _UDP_BATCH)):
-            counts = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        conversations = counted(chooser.udp)
+        while batch := list(itertools.islice(conversations, _UDP_BATCH)):
+            counts = b"".join(_COUNTED.pack(*conversation) for conversation in batch)
             write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
         write_all(int(notes), _PAIR.pack(_UDP_DONE, 0))
     finally:
