@@ -75,13 +75,15 @@ def define() -> None:
 
     @when_all((m.kind == "arp_responder") & (m.foreign_ips >= min_foreign))
     def proxy(c):
-        own = c.m.own[0] if c.m.own else c.m.mac
+        responder = c.m  # once: each c.m is a fresh wrapper around the fact
+        own = responder.own[0] if responder.own else responder.mac
         finding(
-            c, PROXY, c.m.key, "arp.proxy", src=own, dst=", ".join(c.m.foreign), reporter=own,
-            proto="arp", frames=c.m.frames, count=c.m.foreign_ips,
-            details={"mac": c.m.mac, "ips": ", ".join(c.m.foreign)},
+            c, PROXY, responder.key, "arp.proxy", src=own, dst=", ".join(responder.foreign),
+            reporter=own, proto="arp", frames=responder.frames, count=responder.foreign_ips,
+            details={"mac": responder.mac, "ips": ", ".join(responder.foreign)},
             # It also answers for an address on the askers' own subnet: their router.
-            features={"foreign_ips": c.m.foreign_ips, "answers_gateway": bool(c.m.own)},
+            features={"foreign_ips": responder.foreign_ips,
+                      "answers_gateway": bool(responder.own)},
         )
 
     @when_all(m.kind == "arp_claim")
@@ -99,11 +101,13 @@ def define() -> None:
 
     @when_all(m.kind == "arp_announcement")
     def gratuitous(c):
+        announcement = c.m
         finding(
-            c, GRATUITOUS, c.m.key, "arp.gratuitous", src=c.m.ip, dst=c.m.ip, reporter=c.m.ip,
-            proto="arp", frames=c.m.frames, count=c.m.count,
-            details={"ip": c.m.ip, "mac": c.m.mac},
-            features={"probe": c.m.probe, "conflict": False},
+            c, GRATUITOUS, announcement.key, "arp.gratuitous", src=announcement.ip,
+            dst=announcement.ip, reporter=announcement.ip, proto="arp",
+            frames=announcement.frames, count=announcement.count,
+            details={"ip": announcement.ip, "mac": announcement.mac},
+            features={"probe": announcement.probe, "conflict": False},
         )
 
     @when_all(

@@ -26,12 +26,13 @@ def define() -> None:
 
     @when_all((m.kind == "echo") & (m.replies > 0))
     def answered(c):
-        rtt_ms = round(c.m.rtt_us / 1000, 3) if c.m.rtt_us >= 0 else None
+        echo = c.m  # once: each c.m is a fresh wrapper around the fact
+        rtt_ms = round(echo.rtt_us / 1000, 3) if echo.rtt_us >= 0 else None
         finding(
-            c, OK, c.m.key, "icmp.echo.ok", src=c.m.src, dst=c.m.dst, reporter=c.m.dst,
-            proto="icmp", frames=(c.m.request_frames[:2] + c.m.reply_frames[:2]),
-            count=c.m.replies, details={"rtt_ms": rtt_ms, "requests": c.m.requests},
-            features={"rtt_ms": rtt_ms if rtt_ms is not None else -1, "requests": c.m.requests},
+            c, OK, echo.key, "icmp.echo.ok", src=echo.src, dst=echo.dst, reporter=echo.dst,
+            proto="icmp", frames=(echo.request_frames[:2] + echo.reply_frames[:2]),
+            count=echo.replies, details={"rtt_ms": rtt_ms, "requests": echo.requests},
+            features={"rtt_ms": rtt_ms if rtt_ms is not None else -1, "requests": echo.requests},
         )
 
     @when_all(
@@ -40,16 +41,17 @@ def define() -> None:
              & (m.q_dst == c.echo.dst)),
     )
     def unanswered(c):
-        lost = c.echo.requests - c.echo.replies
-        if c.echo.replies and lost < 2:
+        echo = c.echo
+        lost = echo.requests - echo.replies
+        if echo.replies and lost < 2:
             return  # one lost ping among answered ones is ordinary loss, not a finding
-        if not c.echo.replies and c.echo.end_time_us - c.echo.first_time_us < window_us:
+        if not echo.replies and echo.end_time_us - echo.first_time_us < window_us:
             return  # the capture ended before even the first reply was due
         finding(
-            c, NO_REPLY, c.echo.key, "icmp.echo.no-reply", src=c.echo.src, dst=c.echo.dst,
-            reporter=c.echo.src, proto="icmp", frames=c.echo.request_frames, count=lost,
-            details={"requests": c.echo.requests, "replies": c.echo.replies},
-            features={"requests": c.echo.requests, "partial_replies": c.echo.replies > 0},
+            c, NO_REPLY, echo.key, "icmp.echo.no-reply", src=echo.src, dst=echo.dst,
+            reporter=echo.src, proto="icmp", frames=echo.request_frames, count=lost,
+            details={"requests": echo.requests, "replies": echo.replies},
+            features={"requests": echo.requests, "partial_replies": echo.replies > 0},
         )
 
     @when_all(

@@ -50,19 +50,21 @@ _ERROR_FINDING = (
 def define() -> None:
     @when_all(m.kind == "error")
     def classify(c):
-        condition = load_knowledge_base().for_icmp(c.m.type, c.m.code)
+        error = c.m  # once: each c.m is a fresh wrapper around the fact
+        condition = load_knowledge_base().for_icmp(error.type, error.code)
         if condition is None:
             return  # an unassigned code: icmp.unknown-type's rule speaks for it
         # A datagram from a well-known port to an ephemeral one has the shape of an answer.
-        reply_shaped = 0 < c.m.q_sport < 1024 <= c.m.q_dport
+        reply_shaped = 0 < error.q_sport < 1024 <= error.q_dport
         fid = finding(
-            c, CLASSIFY, c.m.key, condition.id, src=c.m.q_src, dst=c.m.q_dst,
-            reporter=c.m.sender, frames=c.m.frames, proto=c.m.q_proto, sport=c.m.q_sport,
-            dport=c.m.q_dport, count=c.m.count, details=_details(c.m),
-            features={"proto": c.m.q_proto, "dport": c.m.q_dport, "count": c.m.count,
-                      "code": c.m.code, "reply_shaped": reply_shaped},
+            c, CLASSIFY, error.key, condition.id, src=error.q_src, dst=error.q_dst,
+            reporter=error.sender, frames=error.frames, proto=error.q_proto,
+            sport=error.q_sport, dport=error.q_dport, count=error.count,
+            details=_details(error),
+            features={"proto": error.q_proto, "dport": error.q_dport, "count": error.count,
+                      "code": error.code, "reply_shaped": reply_shaped},
         )
-        if is_multicast_or_broadcast(c.m.q_dst):
+        if is_multicast_or_broadcast(error.q_dst):
             evidence(c, CLASSIFY, fid, "about-multicast")
 
     @when_all(
@@ -71,16 +73,17 @@ def define() -> None:
         & (m.src == c.error.q_src) & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport),
     )
     def tied(c):
-        if c.error.type == 5:
+        error, service, fid = c.error, c.service, c.finding.fid
+        if error.type == 5:
             return  # a redirect is advice about a working conversation, not its failure
-        answered_before = 0 <= c.service.first_reply_time_us <= c.error.first_time_us
-        replies_before = c.service.replies if answered_before else 0
-        evidence(c, TIED, c.finding.fid, "flow-seen", {"replies_before": replies_before},
-                 cid=c.service.cid)
-        if c.service.replies == 0:
-            evidence(c, TIED, c.finding.fid, "no-reply")
+        answered_before = 0 <= service.first_reply_time_us <= error.first_time_us
+        replies_before = service.replies if answered_before else 0
+        evidence(c, TIED, fid, "flow-seen", {"replies_before": replies_before},
+                 cid=service.cid)
+        if service.replies == 0:
+            evidence(c, TIED, fid, "no-reply")
         elif replies_before:
-            evidence(c, TIED, c.finding.fid, "replies-before")
+            evidence(c, TIED, fid, "replies-before")
 
     @when_all(
         *_ERROR_FINDING,
@@ -106,13 +109,14 @@ def define() -> None:
 
     @when_all(*_ERROR_FINDING)
     def sender_role(c):
-        expected = load_knowledge_base().conditions[c.finding.condition].sender
-        from_destination = c.error.sender == c.error.q_dst
+        found, error = c.finding, c.error
+        expected = load_knowledge_base().conditions[found.condition].sender
+        from_destination = error.sender == error.q_dst
         if expected == "either" or (expected == "host") == from_destination:
             term = "sender-is-destination" if from_destination else "sender-is-router"
         else:
             term = "sender-unexpected"
-        evidence(c, SENDER, c.finding.fid, term, {"sender_is_destination": from_destination})
+        evidence(c, SENDER, found.fid, term, {"sender_is_destination": from_destination})
 
     @when_all(
         c.finding << (m.kind == "finding"),
