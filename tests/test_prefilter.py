@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import CAPTURES, PUBLIC
 from netwhy.dissect.capture import STREAM_PACKETS
+from netwhy.dissect.tshark import FieldsCapture
 from netwhy.expert.analyze import analyze
 
 from netwhy.errors import TsharkFailed
@@ -49,6 +50,26 @@ def test_a_busy_capture(tmp_path: Path) -> None:
     assert one_pass["diagnoses"], "the mix holds failures to find"
     assert outcome(path, prefilter=True, stream_packets=1_000) == one_pass
     assert outcome(path, prefilter=True, stream_packets=1_000, worker=True) == one_pass
+
+
+def test_one_tshark_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams overlap at their seams, not in memory: a stream's tshark starts only once the
+    one before it has exited, while netwhy may still be reading the rows that one left."""
+    started: list[FieldsCapture] = []
+    start = FieldsCapture.start
+
+    def start_alone(capture: FieldsCapture) -> None:
+        if capture not in started:
+            assert all(before.exited() for before in started)
+            started.append(capture)
+        start(capture)
+
+    monkeypatch.setattr(FieldsCapture, "start", start_alone)
+    path = CAPTURES / "mixed-failures.pcapng"
+    for worker in (False, True):
+        assert outcome(path, prefilter=True, stream_packets=10, worker=worker) == outcome(
+            path, prefilter=False)
+    assert len(started) > 6
 
 
 @pytest.mark.parametrize("cut", [37, 1, 500])
