@@ -384,7 +384,7 @@ def print_table(report: dict) -> None:
             continue
         runs = " ".join(f"{w:.2f}" for w in tool["wall_s"])
         cpu = statistics.median(tool["cpu_s"])
-        print(f"{label:24}{tool['median_wall_s']:>10.2f}{runs:>22}{tool['packets_per_s']:>12,}"
+        print(f"{label:24}{tool['median_wall_s']:>10.2f}  {runs:>20}{tool['packets_per_s']:>12,}"
               f"{tool['max_peak_tree_rss_mb']:>10.1f}{cpu:>8.2f}")
     ratio, goal = report["time_ratio_netwhy_over_tshark"], report["goal"]
     ratio_text = "n/a" if ratio is None else f"{ratio:.2f}"
