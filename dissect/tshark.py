@@ -149,7 +149,9 @@ class FieldsCapture(pyshark.FileCapture):
         finally:
             if write_end is not None:
                 os.close(stdin)
-        _widen(process._transport.get_pipe_transport(1).get_extra_info("pipe").fileno())
+        # asyncio offers no public way to a child's pipe; without this one, its size stays.
+        with contextlib.suppress(AttributeError):
+            _widen(process._transport.get_pipe_transport(1).get_extra_info("pipe").fileno())
         if write_end is not None:
             self._feeder = threading.Thread(target=self._feed, args=(write_end,), daemon=True)
             self._feeder.start()
@@ -186,10 +188,11 @@ class FieldsCapture(pyshark.FileCapture):
 
 
 def _widen(pipe: int) -> None:
-    """Let the feed run ahead of tshark by up to a megabyte (16 times the default): while a
-    fresh tshark spends a fifth of a second loading its dissectors, the prefilter goes on
-    walking the file instead of waiting. Linux caps it (fs.pipe-max-size); elsewhere, or
-    above the cap, the default stays."""
+    """Widen a pipe to a megabyte (16 times the default). Into tshark: while a fresh tshark
+    spends a fifth of a second loading its dissectors, the prefilter goes on walking the file
+    instead of waiting. Out of tshark: tshark writes its rows ahead of netwhy, and so finishes
+    (and exits) before netwhy has read them all. Linux caps it (fs.pipe-max-size); elsewhere,
+    or above the cap, the default stays."""
     with contextlib.suppress(AttributeError, OSError):
         fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 

@@ -44,6 +44,8 @@ class RankedCause:
 
 @dataclass(frozen=True)
 class Diagnosis:
+    # Its fields, and only they, are its JSON form: the report writes them as they are
+    # (json_report.item_line), so keep derived values out of its attributes.
     condition: str
     title: str
     severity: str

@@ -64,7 +64,7 @@ JOINED_CONDITIONS.update(
 
 
 class _OrjsonCodec:
-    """The `json` durable-rules' Python layer uses: it hands every fact and every action's
+    """What durable-rules' Python layer uses as `json`: it hands every fact and every action's
     state to its C engine as JSON text, and reads the engine's answers back from it, a fifth
     of the rules' time with json's encoder. The same values, written by orjson (a value it
     cannot write, such as an integer beyond 64 bits, goes to json)."""
