@@ -147,13 +147,6 @@ class UdpCount:
 Counted = tuple[bytes, int, int, int, int]
 
 
-def counted(udp: dict[bytes, UdpCount]) -> Iterator[Counted]:
-    """The conversations with datagrams counted (not only the first, which tshark saw)."""
-    for key, count in udp.items():
-        if count.forward or count.backward:
-            yield key, count.forward, count.backward, count.earliest_ns, count.latest_ns
-
-
 class Prefilter:
     """Walks one capture: each `feed` writes the next stream's records into a pipe, noting
     their frames in a Stream."""
@@ -184,7 +177,10 @@ class Prefilter:
         """Nothing to wait for: the feeding thread has noted everything once tshark is done."""
 
     def counted(self) -> Iterator[Counted]:
-        return counted(self.udp)
+        """The conversations with datagrams counted (not only the first, which tshark saw)."""
+        for key, count in self.udp.items():
+            if count.forward or count.backward:
+                yield key, count.forward, count.backward, count.earliest_ns, count.latest_ns
 
     def feed(self, stream: Stream, fd: int,
              publish: Callable[[Stream], None] | None = None) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netwhy.dissect.prefilter import Counted, Prefilter, Stream, counted, write_all
+from netwhy.dissect.prefilter import Counted, Prefilter, Stream, write_all
 
 from netwhy.errors import TsharkFailed
 
@@ -223,7 +223,7 @@ def main() -> None:
             chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
             write_all(int(notes), _PAIR.pack(_END, chooser.packets)
                    + struct.pack("<q", chooser.done()))
-        conversations = counted(chooser.udp)
+        conversations = chooser.counted()
         while batch := list(itertools.islice(conversations, _UDP_BATCH)):
             counts = b"".join(_COUNTED.pack(*conversation) for conversation in batch)
             write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
