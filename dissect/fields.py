@@ -78,7 +78,7 @@ PREFERENCES: dict[str, str] = {
 DISABLED_PROTOCOLS: tuple[str, ...] = (
     "tls", "http", "http2", "quic", "dns", "mdns", "llmnr", "nbns", "nbss", "smb", "smb2",
     "dcerpc", "ldap", "kerberos", "ssh", "rtp", "rtcp", "sip", "snmp", "ntp", "dhcp", "ssdp",
-    "syslog", "modbus_tcp", "mbtcp", "ftp", "smtp", "imap", "pop", "bittorrent",
+    "syslog", "mbtcp", "ftp", "smtp", "imap", "pop", "bittorrent",
 )
 
 # Taps printed after the rows, in the same pass: per-conversation UDP counts, and the protocol

@@ -326,6 +326,9 @@ def _run_annotate(arguments: argparse.Namespace) -> int:
     done = annotate(report, Path(arguments.capture), Path(arguments.output), editcap)
     print(f"{_one_line(str(done.output))}: {done.comments} comments on {done.frames} frames, "
           f"{len(report.diagnoses)} diagnoses")
+    if done.unplaced:
+        print(f"{done.unplaced} comments not written: their frames are pcapng simple packet "
+              "blocks, which cannot hold a comment")
     if report.truncated:
         return _truncated(arguments.capture, report.truncated, "analysed and copied")
     return ExitCode.OK

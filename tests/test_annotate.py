@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from conftest import CAPTURES, NETWHY, PUBLIC, explain_json, run_netwhy
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
 from netwhy.errors import ExitCode
+from netwhy.render.pcapng_comments import add_comments
 
 NARROW = CAPTURES / "narrow-mask.pcapng"  # frames with two diagnoses each
 AFS = PUBLIC / "tcpdump" / "afs.pcap"  # classic pcap, microsecond timestamps
@@ -204,3 +206,32 @@ def test_summary_counts_like_tshark_expert() -> None:
     assert "Errors (4)" in out
     row = next(line for line in out.splitlines() if "icmp.unreachable.port" in line)
     assert row.split()[:2] == ["4", "25"]  # diagnoses, ICMP messages behind them
+
+
+def _block(endian: str, block_type: int, body: bytes) -> bytes:
+    length = 12 + len(body)
+    return struct.pack(endian + "II", block_type, length) + body + struct.pack(endian + "I", length)
+
+
+def test_comments_go_into_big_endian_sections_and_beside_the_frames_own(tmp_path: Path) -> None:
+    """A big-endian section (a capture made on such a machine), a frame with a comment of its
+    own: tshark reads back both comments in order, and the packet bytes unchanged."""
+    frame = bytes(range(60))
+    own = b"from the field"
+    options = struct.pack(">HH", 1, len(own)) + own + b"\0" * (-len(own) % 4) + b"\0" * 4
+    blocks = [
+        _block(">", 0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _block(">", 1, struct.pack(">HHI", 1, 0, 65535)),
+        _block(">", 6, struct.pack(">IIIII", 0, 1, 2, len(frame), len(frame)) + frame + options),
+        _block(">", 6, struct.pack(">IIIII", 0, 1, 3, len(frame), len(frame)) + frame),
+    ]
+    source, out = tmp_path / "big.pcapng", tmp_path / "out.pcapng"
+    source.write_bytes(b"".join(blocks))
+    with open(source, "rb") as reading, open(out, "wb") as writing:
+        written = add_comments(reading, writing, {1: ["netwhy a"], 2: ["netwhy b", "netwhy c"]},
+                               "netwhy capture")
+    assert (written.comments, written.unplaced) == (3, 0)
+    assert comments(out) == {1: ["from the field", "netwhy a"], 2: ["netwhy b", "netwhy c"]}
+    assert [data for data, _ in RawPcapNgReader(str(out))] == [frame, frame]
+    info = subprocess.run(["capinfos", str(out)], capture_output=True, text=True).stdout
+    assert "netwhy capture" in info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from conftest import CAPTURES, PUBLIC
 from netwhy.dissect.capture import CaptureReader
 from netwhy.dissect.facts import IcmpMessage, TcpControl, UdpConversation, UdpFirst
@@ -57,3 +59,13 @@ def test_application_dissectors_no_rule_reads_are_off() -> None:
     hierarchy = {line.split()[0] for line in lines if "frames:" in line}
     assert "udp" in hierarchy and "data" in hierarchy
     assert not hierarchy & set(DISABLED_PROTOCOLS)
+
+
+def test_every_disabled_protocol_exists_in_this_tshark() -> None:
+    # tshark 4.4 refuses to start on a name it does not know (4.0 ignored it): one wrong name
+    # here stops every analysis there.
+    tshark, _ = tshark_path_and_version()
+    listing = subprocess.run([tshark, "-G", "protocols"], capture_output=True, text=True,
+                             check=True).stdout
+    filter_names = {line.split("\t")[2] for line in listing.splitlines() if line.count("\t") >= 2}
+    assert set(DISABLED_PROTOCOLS) <= filter_names, set(DISABLED_PROTOCOLS) - filter_names

@@ -1,9 +1,9 @@
 """A copy of the capture with netwhy's findings as packet comments, for Wireshark.
 
-editcap does the writing: it streams the file, keeps every packet, timestamp, interface and
-existing comment, and adds ours. One editcap run adds one comment per frame (a second `-a` for
-the same frame replaces the first), so frames with several diagnoses take several passes.
-The input is never opened for writing; the output appears only when complete.
+editcap turns the capture into pcapng (whatever its format, keeping every packet, timestamp,
+interface and existing comment); netwhy then adds its comments to that copy itself
+(`pcapng_comments`: editcap's own `-a` replaces a frame's comments on some versions). The input is
+never opened for writing; the output appears only when complete.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from netwhy import __version__
 from netwhy.errors import OutputFailed, TsharkMissing
 from netwhy.expert.analyze import Report
 from netwhy.expert.diagnosis import Diagnosis
+from netwhy.render.pcapng_comments import MalformedPcapng, add_comments
 from netwhy.render.text import printable
-
-MAX_COMMENTS_PER_RUN = 2000  # keeps editcap's command line far below the kernel's ARG_MAX
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,7 @@ class Annotation:
     output: Path
     comments: int
     frames: int
+    unplaced: int  # comments for frames whose block cannot hold one (pcapng simple packets)
 
 
 def packet_comment(diagnosis: Diagnosis) -> str:
@@ -59,23 +59,23 @@ def annotate(report: Report, capture: Path, output: Path, editcap: str) -> Annot
         comment = packet_comment(diagnosis)
         for frame in diagnosis.evidence:
             per_frame.setdefault(frame, []).append(comment)
-    passes = _passes(per_frame)
-    temporary: list[Path] = []
+    converted = _temporary_beside(output)
+    annotated = _temporary_beside(output)
     try:
-        source = capture
-        for index, comments in enumerate(passes or [{}]):
-            target = _temporary_beside(output)
-            temporary.append(target)
-            extra = ["--capture-comment", capture_comment(report)] if index == 0 else []
-            _run_editcap(editcap, source, target, comments, extra)
-            source = target
-        source.chmod(0o666 & ~_umask())  # mkstemp's 0600 is for the temporary file only
-        os.replace(source, output)
-        temporary.remove(source)
-    finally:
-        for leftover in temporary:  # on failure or Ctrl-C, no partial file stays behind
-            leftover.unlink(missing_ok=True)
-    return Annotation(output, sum(len(c) for c in per_frame.values()), len(per_frame))
+        _run_editcap(editcap, capture, converted)
+        try:
+            with open(converted, "rb") as source, open(annotated, "wb") as target:
+                written = add_comments(source, target, per_frame, capture_comment(report))
+        except MalformedPcapng as error:
+            raise OutputFailed(f"editcap wrote a pcapng netwhy cannot read: {error}") from error
+        except OSError as error:
+            raise OutputFailed(f"{output}: cannot write there: {error.strerror}") from error
+        annotated.chmod(0o666 & ~_umask())  # mkstemp's 0600 is for the temporary file only
+        os.replace(annotated, output)
+    finally:  # on failure or Ctrl-C, no partial file stays behind
+        converted.unlink(missing_ok=True)
+        annotated.unlink(missing_ok=True)
+    return Annotation(output, written.comments, len(per_frame), written.unplaced)
 
 
 def find_editcap(tshark: str) -> str:
@@ -101,22 +101,6 @@ def _refuse_overwriting_input(capture: Path, output: Path) -> None:
         raise OutputFailed(f"{output}: is a directory")
 
 
-def _passes(per_frame: dict[int, list[str]]) -> list[dict[int, str]]:
-    """Split comments into editcap runs: at most one comment per frame per run."""
-    passes: list[dict[int, str]] = []
-    layers = max((len(comments) for comments in per_frame.values()), default=0)
-    for layer in range(layers):
-        current: dict[int, str] = {}
-        for frame in sorted(per_frame):
-            if layer < len(per_frame[frame]):
-                if len(current) == MAX_COMMENTS_PER_RUN:
-                    passes.append(current)
-                    current = {}
-                current[frame] = per_frame[frame][layer]
-        passes.append(current)
-    return passes
-
-
 def _temporary_beside(output: Path) -> Path:
     # Same directory as the output, so the final rename is atomic.
     try:
@@ -128,13 +112,8 @@ def _temporary_beside(output: Path) -> Path:
     return Path(name)
 
 
-def _run_editcap(
-    editcap: str, source: Path, target: Path, comments: dict[int, str], extra: list[str]
-) -> None:
-    arguments = [editcap, "-F", "pcapng", *extra]
-    for frame, comment in comments.items():
-        arguments += ["-a", f"{frame}:{comment}"]
-    arguments += ["--", str(source), str(target)]
+def _run_editcap(editcap: str, source: Path, target: Path) -> None:
+    arguments = [editcap, "-F", "pcapng", "--", str(source), str(target)]
     try:
         done = subprocess.run(arguments, capture_output=True, text=True, errors="replace")
     except OSError as error:

@@ -23,6 +23,12 @@ _FIELDS = {
     "dst": "_ws.col.Destination", "protocol": "_ws.col.Protocol", "length": "frame.len",
     "info": "_ws.col.Info", "comment": "frame.comment",
 }
+# Since tshark 4.2 the columns are registered fields of their own: the old names above are
+# still accepted by -e, but -T ek prints each under its new name. Whichever key a row has is read.
+_NEW_NAMES = {
+    "src": "_ws.col.def_src", "dst": "_ws.col.def_dst", "protocol": "_ws.col.protocol",
+    "info": "_ws.col.info",
+}
 TIMEOUT_S = 600
 
 
@@ -81,7 +87,8 @@ def _row(raw: bytes) -> FrameRow | None:
         return None  # ek's index lines
 
     def values(name: str) -> list[str]:
-        found = layers.get(_FIELDS[name].replace(".", "_"), [])
+        keys = [_FIELDS[name], _NEW_NAMES.get(name, _FIELDS[name])]
+        found = next((layers[k] for k in (k.replace(".", "_") for k in keys) if k in layers), [])
         return [str(value) for value in found] if isinstance(found, list) else [str(found)]
 
     def first(name: str) -> str:

@@ -21,9 +21,10 @@ _MARKUP = re.compile(r"[^\w\s]|_", re.UNICODE)
 def text(value: object) -> str:
     """Inline text: displayed exactly as given (control characters shown as escapes)."""
     escaped = _MARKUP.sub(lambda match: "\\" + match[0], printable(value))
-    # Only backslashes escape to a run of one character, which a line alone would make a
-    # transition; an escaped space (which docutils drops) breaks the run.
-    return "\\ " + escaped if escaped and not escaped.strip("\\") else escaped
+    # Only backslashes escape to a run of one character, which a line alone (white space around
+    # it aside) would make a transition; an escaped space (which docutils drops) breaks the run.
+    bare = escaped.strip()
+    return "\\ " + bare if bare and not bare.strip("\\") else escaped
 
 
 def code(value: object) -> str:
