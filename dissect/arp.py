@@ -5,6 +5,9 @@ from __future__ import annotations
 from netwhy.dissect.facts import ArpMessage
 from netwhy.dissect.row import Row, address, number
 
+REQUEST = 1  # ARP opcodes (RFC 826)
+REPLY = 2
+
 
 def arp_from_row(row: Row, frame: int, time: float) -> ArpMessage | None:
     opcode = number(row, "arp.opcode")

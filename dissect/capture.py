@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyshark.capture.capture import TSharkCrashException
+
 from netwhy.dissect.facts import CaptureSummary, Fact
 from netwhy.dissect.prefilter import Gate, Prefilter, Stream
 from netwhy.dissect.rows import Rows, TsharkEnd
 from netwhy.dissect.tshark import FieldsCapture, tshark_path, tshark_version
 from netwhy.dissect.worker import PrefilterWorker
-from pyshark.capture.capture import TSharkCrashException
-
 from netwhy.errors import EmptyCapture, NotACapture, TsharkFailed, UnreadableInput
 
 # First bytes of the formats netwhy accepts: pcap (both byte orders, micro- and nanosecond),

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# ICMP types that carry a copy of the datagram that provoked them (RFC 792, RFC 1812 4.3.2.3).
-ICMP_ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
-
 
 @dataclass(frozen=True, slots=True)
 class QuotedDatagram:
@@ -46,10 +43,6 @@ class IcmpMessage:
     address_mask: str | None = None
     src_mac: str | None = None
     ip_id: int | None = None  # of the outer header: a looping datagram keeps its id
-
-    @property
-    def is_error(self) -> bool:
-        return self.type in ICMP_ERROR_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,38 @@
-"""ICMP messages (RFC 792) and the datagram an error quotes."""
+"""ICMP messages (RFC 792) and the datagram an error quotes; ICMP's numbers, named once."""
 
 from __future__ import annotations
 
 import sys
 
-from netwhy.dissect.facts import ICMP_ERROR_TYPES, IcmpMessage, QuotedDatagram
+from netwhy.dissect.facts import IcmpMessage, QuotedDatagram
+from netwhy.dissect.ip import PROTO_ICMP as _ICMP
+from netwhy.dissect.ip import PROTO_TCP as _TCP
+from netwhy.dissect.ip import PROTO_UDP as _UDP
 from netwhy.dissect.row import Row, address, flag, number, text, values
 
-_TCP, _UDP, _ICMP = 6, 17, 1
+# Types (RFC 792, 950; IANA's "ICMP Type Numbers").
+ECHO_REPLY = 0
+UNREACH = 3
+SOURCE_QUENCH = 4
+REDIRECT = 5
+ECHO = 8
+TIME_EXCEEDED = 11
+PARAMETER_PROBLEM = 12
+TIMESTAMP = 13
+TIMESTAMP_REPLY = 14
+MASK_REQUEST = 17
+MASK_REPLY = 18
+# Destination unreachable codes netwhy names in code (the knowledge base holds all of them).
+UNREACH_PORT = 3
+UNREACH_NEEDFRAG = 4
+
+# Types that carry a copy of the datagram that provoked them (RFC 792, RFC 1812 4.3.2.3).
+ERROR_TYPES = frozenset({UNREACH, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED, PARAMETER_PROBLEM})
+
+
+def is_error(icmp_type: int) -> bool:
+    """An error quotes the datagram it is about; queries and replies do not."""
+    return icmp_type in ERROR_TYPES
 
 
 def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
@@ -18,7 +43,7 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
         return None
     # An error is followed by the header it quotes, dissected by the same ip/tcp/udp/icmp
     # dissectors: the quoted copy is the last IP occurrence, the sender the one before it.
-    quoted = _quoted(row, addresses) if kind in ICMP_ERROR_TYPES and len(addresses) >= 2 else None
+    quoted = _quoted(row, addresses) if is_error(kind) and len(addresses) >= 2 else None
     outer = len(addresses) - (2 if quoted else 1)
     destination = address(row, "ip.dst", outer)
     if destination is None:

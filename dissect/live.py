@@ -1,5 +1,6 @@
 """Live traffic: pyshark's LiveCapture (dumpcap captures, tshark reads its pipe) with netwhy's
-fields, filter and taps, read as lines while a clock asks for judgements in between.
+fields, filter and taps, turned into facts as the lines come while a clock asks for judgements
+in between.
 
 dumpcap and tshark run in a session of their own, so a Ctrl-C reaches netwhy only: netwhy then
 stops dumpcap, tshark reads to the end of the pipe, prints its taps and exits, and nothing of
@@ -17,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyshark
-from netwhy.dissect import fields
-from netwhy.dissect.rows import TsharkEnd
-from netwhy.dissect.tshark import LineBatches, collect_stderr, field_parameters
 from packaging.version import Version
 from pyshark.tshark.tshark import get_process_path
 
+from netwhy.dissect import fields
+from netwhy.dissect.facts import Fact, UdpConversation
+from netwhy.dissect.rows import Rows, TsharkEnd
+from netwhy.dissect.tshark import LineBatches, collect_stderr, field_parameters
 from netwhy.errors import BadTarget, NoPermission, TsharkFailed, UnreadableInput
 
 # What dumpcap says when it may not capture, when the interface does not exist, and when the
@@ -34,12 +36,16 @@ _BAD_FILTER = ("capture filter", "syntax error")
 
 @dataclass
 class LiveEnd:
+    """How the capture ended, and what tshark's taps counted by then."""
+
     tshark: TsharkEnd
     dumpcap: TsharkEnd
+    packets: int
+    udp: list[UdpConversation]  # the conversation tap, busiest first
 
 
 class LiveFieldsCapture(pyshark.LiveCapture):
-    """Live rows and tap lines from one interface (tshark reads dumpcap's pipe)."""
+    """Live facts from one interface (tshark reads dumpcap's pipe)."""
 
     def __init__(self, interface: str, capture_filter: str | None, tshark_path: str,
                  version: Version):
@@ -48,6 +54,7 @@ class LiveFieldsCapture(pyshark.LiveCapture):
         self._known_path, self._known_version = tshark_path, version
         self._dumpcap = None
         self._stopping = False
+        self._rows = Rows()
         super().__init__(
             interface=interface,
             bpf_filter=fields.live_capture_filter(capture_filter),
@@ -90,13 +97,14 @@ class LiveFieldsCapture(pyshark.LiveCapture):
         if self._dumpcap is not None and self._dumpcap.returncode is None:
             self._dumpcap.send_signal(signal.SIGTERM)
 
-    def run(self, on_lines: Callable[[list[str]], None], on_tick: Callable[[], float],
+    def run(self, on_facts: Callable[[list[Fact]], None], on_tick: Callable[[], float],
             duration_s: float | None) -> LiveEnd:
-        """Feed lines to on_lines as they come; call on_tick whenever its last answer (seconds
-        until the next call) has passed, packets or not; stop after duration_s, or on stop()."""
-        return self.eventloop.run_until_complete(self._run(on_lines, on_tick, duration_s))
+        """Feed facts to on_facts as their lines come; call on_tick whenever its last answer
+        (seconds until the next call) has passed, packets or not; stop after duration_s, or on
+        stop()."""
+        return self.eventloop.run_until_complete(self._run(on_facts, on_tick, duration_s))
 
-    async def _run(self, on_lines, on_tick, duration_s) -> LiveEnd:
+    async def _run(self, on_facts, on_tick, duration_s) -> LiveEnd:
         started = time.monotonic()
         process = await self._get_tshark_process()
         parser = self._setup_tshark_output_parser()
@@ -119,7 +127,9 @@ class LiveFieldsCapture(pyshark.LiveCapture):
                         break
                     pending = None
                     if lines:  # None: half a line so far
-                        on_lines(lines)
+                        # A list, not the generator: the tap lines among them count only
+                        # once it is read to the end.
+                        on_facts(list(self._rows.stream(None, lines)))
                 now = time.monotonic()
                 if now >= next_tick and not self._stopping:
                     next_tick = now + on_tick()
@@ -140,7 +150,8 @@ class LiveFieldsCapture(pyshark.LiveCapture):
             await asyncio.gather(*self._stderr_handling_tasks)
             self._running_processes.clear()
         return LiveEnd(TsharkEnd(process.returncode, list(self.stderr_lines)),
-                       TsharkEnd(self._dumpcap.returncode, list(self.dumpcap_lines)))
+                       TsharkEnd(self._dumpcap.returncode, list(self.dumpcap_lines)),
+                       self._rows.packets, list(self._rows.conversations()))
 
     def close(self) -> None:
         super().close()

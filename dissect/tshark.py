@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyshark
-from netwhy.dissect import fields
 from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
 
+from netwhy.dissect import fields
 from netwhy.errors import TsharkMissing
 
 MINIMUM_TSHARK = Version("3.6")  # oldest accepted; tested on 4.0 (README)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netwhy.dissect.prefilter import Counted, Prefilter, Stream, write_all
-
 from netwhy.errors import TsharkFailed
 
 _FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE = 1, 2, 3, 4, 5, 6

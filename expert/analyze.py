@@ -7,15 +7,14 @@ import importlib
 import resource
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 from typing import TYPE_CHECKING
 
 from netwhy.dissect.capture import STREAM_PACKETS, CaptureReader
-from netwhy.expert.conversations import Conversation, conversations
+from netwhy.expert.conversations import conversations
 from netwhy.expert.diagnosis import Diagnosis
-from netwhy.expert.facts import (
+from netwhy.expert.engine_facts import (
     MAX_ATTEMPT_FACTS,
     MAX_ECHO_FACTS,
     error_fact,
@@ -23,21 +22,10 @@ from netwhy.expert.facts import (
     service_fact,
 )
 from netwhy.expert.observations import Observations, observe
+from netwhy.expert.report import Report
 
 if TYPE_CHECKING:
     from netwhy.kb import KnowledgeBase
-
-
-@dataclass
-class Report:
-    capture: str
-    tshark_version: str
-    packets: int
-    diagnoses: list[Diagnosis]
-    truncated: str | None = None
-    notes: list[str] = field(default_factory=list)
-    conversations: list[Conversation] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def analyze(path: Path | str, prefilter: bool = True,
@@ -110,21 +98,23 @@ def limit_notes(seen: Observations) -> list[str]:
 
 
 class RulesLoader(threading.Thread):
-    """Imports the knowledge base and the rules engine, whose rules read the knowledge base as
-    they are defined; `knowledge_base()` waits for it, and raises what loading raised (a
-    knowledge-base entry that fails its schema, say). `diagnose` imports them itself too, for
-    callers that have no capture to check first."""
-
-    MODULES = ("netwhy.expert.engine", "netwhy.expert.assemble")
+    """Loads the knowledge base and defines the rules for it; `knowledge_base()` waits for it,
+    and raises what loading raised (a knowledge-base entry that fails its schema, say).
+    `diagnose` builds the engine itself too, for callers that have no capture to check first."""
 
     def __init__(self) -> None:
         super().__init__(name="netwhy-rules-loader")
+        self._kb: KnowledgeBase | None = None
         self._error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            for module in self.MODULES:
-                importlib.import_module(module)
+            from netwhy.expert.engine import rules_engine
+            from netwhy.kb import load_knowledge_base
+
+            self._kb = load_knowledge_base()
+            rules_engine(self._kb)
+            importlib.import_module("netwhy.expert.assemble")
         except BaseException as error:  # handed to the caller
             self._error = error
 
@@ -132,15 +122,16 @@ class RulesLoader(threading.Thread):
         self.join()
         if self._error is not None:
             raise self._error
-        from netwhy.kb import load_knowledge_base
-
-        return load_knowledge_base()
+        assert self._kb is not None
+        return self._kb
 
 
 def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
     from netwhy.expert.assemble import assemble
-    from netwhy.expert.engine import run_rules
+    from netwhy.expert.engine import rules_engine
+    from netwhy.expert.registry import rule_modules
 
+    engine = rules_engine(kb)
     groups = list(seen.errors.values())
     # Services enter the engine only when an error quotes them, either way round: the join
     # stays small whatever the capture's size.
@@ -152,4 +143,7 @@ def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
     facts = [service_fact(s) for s in services.values()]
     facts += [error_fact(g) for g in groups]
     facts += observation_facts(seen)
-    return assemble(kb, run_rules(facts), services)
+    for entry in rule_modules():  # facts a rule module derives for its own rules
+        if hasattr(entry.module, "observation_facts"):
+            facts += entry.module.observation_facts(seen)
+    return assemble(kb, engine.run(facts), services)

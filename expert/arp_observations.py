@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from netwhy.dissect import arp as arp_numbers
 from netwhy.dissect.facts import ArpMessage
 from netwhy.expert.addresses import same_subnet
 
@@ -125,9 +126,9 @@ class ArpObservations:
             self._claim(arp.sender_ip, arp.sender_mac, arp.frame)
             return
         self._claim(arp.sender_ip, arp.sender_mac, arp.frame)
-        if arp.opcode == 1:
+        if arp.opcode == arp_numbers.REQUEST:
             self._request(arp)
-        elif arp.opcode == 2:
+        elif arp.opcode == arp_numbers.REPLY:
             self._reply(arp)
 
     def _bounded(self, table: Collection, key) -> bool:

@@ -53,9 +53,10 @@ def _subject_key(found: Finding) -> tuple:
     fact, scope, condition = found.fact, found.condition.scope, found.condition.id
     if scope == "station":  # everything about one station: a wrong mask, a storm
         return (condition, fact["src"])
+    dsts = tuple(_dsts(fact))
     if scope == "path":  # every router on the way from src to dst: a traceroute, a loop
-        return (condition, fact["src"], fact["dst"])
-    key = (condition, fact["reporter"], fact["src"], fact["dst"])
+        return (condition, fact["src"], dsts)
+    key = (condition, fact["reporter"], fact["src"], dsts)
     return key + ((fact["proto"], fact["dport"]) if scope == "service" else ())
 
 
@@ -120,15 +121,21 @@ def _merged_features(evidence: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _subject(facts: list[dict[str, Any]]) -> Subject:
     protos = sorted({fact["proto"] for fact in facts if fact["proto"]})
-    destinations = list(dict.fromkeys(fact["dst"] for fact in facts))
+    destinations = list(dict.fromkeys(address for fact in facts for address in _dsts(fact)))
     ports = {fact["dport"] for fact in facts}
     sports = {fact["sport"] for fact in facts}
     port = next(iter(ports)) if len(ports) == 1 else -1
     sport = next(iter(sports)) if len(sports) == 1 else -1
     return Subject(
-        src=facts[0]["src"], dst=", ".join(destinations), proto="+".join(protos),
+        src=facts[0]["src"], dsts=tuple(destinations), protos=tuple(protos),
         sport=None if sport < 0 else sport, dport=None if port < 0 else port,
     )
+
+
+def _dsts(fact: dict[str, Any]) -> list[str]:
+    """A finding names one destination, or several (the addresses a proxy answers for)."""
+    dst = fact["dst"]
+    return [dst] if isinstance(dst, str) else dst
 
 
 def _details(facts: list[dict[str, Any]], evidence: list[dict[str, Any]]) -> dict[str, Any]:

@@ -57,15 +57,15 @@ def explains(diagnosis: Diagnosis, service: ServiceAttempts) -> bool:
     host-wide diagnosis (no port) fits every port on that host."""
     subject = diagnosis.subject
     return (
-        service.dst in subject.dst.split(", ")
-        and (not subject.proto or service.proto in subject.proto.split("+"))
+        service.dst in subject.dsts
+        and (not subject.protos or service.proto in subject.protos)
         and (subject.dport is None or subject.dport == service.dport)
     )
 
 
 def _conversation(service: ServiceAttempts, candidates: list[Diagnosis]) -> Conversation:
     tied = tuple(d for d in candidates if d.severity != "chat" and explains(d, service))
-    subject = Subject(service.src, service.dst, service.proto,
+    subject = Subject(service.src, (service.dst,), (service.proto,),
                       dport=None if service.dport < 0 else service.dport)
     frames = {*service.request_frames, *service.reply_frames}
     for diagnosis in tied:  # the errors about this very port belong to its story

@@ -17,15 +17,45 @@ class ScoreTerm:
     reason: str
 
 
-@dataclass(frozen=True)
 class Subject:
-    """Who could not reach what."""
+    """Who could not reach what: one source, the destinations and protocols its findings name
+    (a host-wide diagnosis may cover several), and the ports when there is one of each."""
 
-    src: str
-    dst: str
-    proto: str
-    sport: int | None = None
-    dport: int | None = None
+    __slots__ = ("dport", "dsts", "protos", "sport", "src")
+
+    def __init__(self, src: str, dsts: tuple[str, ...], protos: tuple[str, ...],
+                 sport: int | None = None, dport: int | None = None) -> None:
+        self.src, self.dsts, self.protos, self.sport, self.dport = src, dsts, protos, sport, dport
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Subject) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Subject{self._key()!r}"
+
+    def _key(self) -> tuple:
+        return (self.src, self.dsts, self.protos, self.sport, self.dport)
+
+    def concerns(self, host: str) -> bool:
+        return host == self.src or host in self.dsts
+
+    @property
+    def dst(self) -> str:
+        """The destinations as the report shows them."""
+        return ", ".join(self.dsts)
+
+    @property
+    def proto(self) -> str:
+        """The protocols as the report shows them (tcp+udp)."""
+        return "+".join(self.protos)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Its JSON form, the same keys as ever: the destinations and protocols as shown."""
+        return {"src": self.src, "dst": self.dst, "proto": self.proto, "sport": self.sport,
+                "dport": self.dport}
 
     def describe(self) -> str:
         port = f"{self.proto}/{self.dport}" if self.dport is not None else self.proto
@@ -73,6 +103,8 @@ def _plain(value: Any) -> Any:
     values are tested in place, not passed down: a report holds about a million of them."""
     if hasattr(value, "__dataclass_fields__"):
         return _fields(value)
+    if isinstance(value, Subject):
+        return value.to_dict()
     if isinstance(value, list | tuple):
         return [item if isinstance(item, _ATOMS) else _plain(item) for item in value]
     if isinstance(value, dict):

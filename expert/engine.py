@@ -11,56 +11,22 @@ import itertools
 import json
 import os
 import re
-from functools import cache
 from typing import Any
 
 import durable.engine
 import orjson
 from durable.engine import Host
 from durable.lang import _rulesets, m, ruleset, when_all
-from netwhy.expert.facts import CONCLUSIONS, JOINED_CONDITIONS, assert_distinct
-from netwhy.expert.rules import (
-    address_mask,
-    arp,
-    conversations,
-    echo,
-    icmp_errors,
-    icmp_queries,
-    parameter_problem,
-    path_mtu,
-    port_sweep,
-    redirect,
-    time_exceeded,
-)
+
+from netwhy.expert.registry import rule_modules
+from netwhy.expert.rule_api import RuleApi, assert_distinct
+from netwhy.kb import KnowledgeBase
 
 RULESET = "netwhy"
 # Asserted after every observation: rules that conclude from an absence ("no reply was ever
 # seen") join on it, so that they judge only once the whole capture is in.
 END = {"kind": "end", "key": "end"}
-_RULE_MODULES = (
-    icmp_errors, path_mtu, redirect, time_exceeded, parameter_problem, icmp_queries, echo, arp,
-    address_mask, port_sweep, conversations,
-)
 _session_ids = itertools.count()
-
-with ruleset(RULESET):
-    for _module in _RULE_MODULES:
-        _module.define()
-
-    # durable-rules 2.0.28 leaves a session's action context uninitialised until its first
-    # action, and delete_state frees it: a session in which no rule fired would free garbage
-    # (a crash that comes and goes with the heap's layout). The end fact always fires this.
-    @when_all(m.kind == END["kind"])
-    def _settle(c):
-        pass
-
-# The conditions some rule joins findings on, read from the ruleset itself: findings of other
-# conditions are final, and stay out of the engine (durable-rules costs ~70 µs and a node of
-# 2-9 KB per stored fact; on a busy capture half the findings are of conditions no rule looks
-# at again).
-_NAME, _DEFINITION = _rulesets.pop(RULESET).define()
-JOINED_CONDITIONS.update(
-    re.findall(r'"condition": "([^"]+)"', json.dumps(_DEFINITION, default=str)))
 
 
 class _OrjsonCodec:
@@ -94,26 +60,60 @@ class CallerThreadHost(Host):
         pass
 
 
-@cache
-def _host() -> Host:
-    return CallerThreadHost({_NAME: _DEFINITION})
+class Engine:
+    """The rules of every module in expert/rules/, defined for one knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        modules = rule_modules()
+        self.api = RuleApi(modules)
+        with ruleset(RULESET):
+            for entry in modules:
+                entry.module.define(kb, self.api)
+
+            # durable-rules 2.0.28 leaves a session's action context uninitialised until its
+            # first action, and delete_state frees it: a session in which no rule fired would
+            # free garbage (a crash that comes and goes with the heap's layout). The end fact
+            # always fires this.
+            @when_all(m.kind == END["kind"])
+            def _settle(c):
+                pass
+
+        name, definition = _rulesets.pop(RULESET).define()
+        # The conditions some rule joins findings on, read from the ruleset itself: findings of
+        # other conditions are final, and stay out of the engine (durable-rules costs ~70 µs
+        # and a node of 2-9 KB per stored fact; on a busy capture half the findings are of
+        # conditions no rule looks at again).
+        self.api.joined = frozenset(
+            re.findall(r'"condition": "([^"]+)"', json.dumps(definition, default=str)))
+        self._host = CallerThreadHost({name: definition})
+
+    def run(self, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Assert the facts, let the rules chain, and return what they concluded: findings
+        and the evidence attached to them."""
+        if not facts:
+            return []  # durable-rules only creates a session on its first fact
+        host = self._host
+        sid = f"{os.getpid()}-{next(_session_ids)}"
+        self.api.sessions[sid] = []
+        try:
+            for fact in [*facts, END]:
+                assert_distinct(lambda salted: host.assert_fact(RULESET, salted),
+                                {"sid": sid, **fact})
+            return self.api.sessions[sid]
+        finally:
+            host.delete_state(RULESET, sid)
+            del self.api.sessions[sid]
 
 
-def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Assert the observations, let the rules chain, and return what they concluded: findings
-    and the evidence attached to them."""
-    if not facts:
-        return []  # durable-rules only creates a session on its first fact
-    host = _host()
-    sid = f"{os.getpid()}-{next(_session_ids)}"
-    CONCLUSIONS[sid] = []
-    try:
-        for fact in [*facts, END]:
-            assert_distinct(lambda salted: host.assert_fact(RULESET, salted), {"sid": sid, **fact})
-        return CONCLUSIONS[sid]
-    finally:
-        host.delete_state(RULESET, sid)
-        del CONCLUSIONS[sid]
+_built: list[Engine] = []  # the engine of the last knowledge base asked for
 
 
-__all__ = ["RULESET", "run_rules"]
+def rules_engine(kb: KnowledgeBase) -> Engine:
+    """The engine for this knowledge base, defined once (a fifth of a second) and reused."""
+    if not _built or _built[0].kb is not kb:
+        _built[:] = [Engine(kb)]
+    return _built[0]
+
+
+__all__ = ["RULESET", "Engine", "rules_engine"]

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from netwhy.dissect import icmp
 from netwhy.dissect.facts import (
     ArpMessage,
     Fact,
@@ -19,9 +20,9 @@ from netwhy.dissect.facts import (
     UdpConversation,
     UdpFirst,
 )
+from netwhy.dissect.ip import PROTOCOL_NAMES
 from netwhy.expert.arp_observations import ArpObservations
 
-PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
 MAX_FRAMES_KEPT = 32  # evidence frames kept per group; the count keeps the rest
 MAX_CONVERSATIONS = 200_000  # state cap: past it, new conversations are counted, not tracked
 # Cap on tables whose every entry becomes a rules-engine fact (error groups, ICMP queries,
@@ -33,9 +34,11 @@ ServiceKey = tuple[str, str, str, int]  # proto, client, server, server port (-1
 DatagramKey = tuple[str, str, int, int]  # src, dst, IP protocol, IP id: one datagram on the wire
 
 # ICMP queries netwhy pairs up (RFC 792, RFC 950): request type -> (name, reply type).
-QUERIES = {13: ("timestamp", 14), 17: ("address-mask", 18)}
+QUERIES = {icmp.TIMESTAMP: ("timestamp", icmp.TIMESTAMP_REPLY),
+           icmp.MASK_REQUEST: ("address-mask", icmp.MASK_REPLY)}
 REPLY_TO_QUERY = {reply: (name, request) for request, (name, reply) in QUERIES.items()}
-HANDLED_TYPES = frozenset({0, 8, 3, 4, 5, 11, 12, *QUERIES, *REPLY_TO_QUERY})
+HANDLED_TYPES = frozenset(
+    {icmp.ECHO_REPLY, icmp.ECHO, *icmp.ERROR_TYPES, *QUERIES, *REPLY_TO_QUERY})
 
 
 @dataclass(slots=True)
@@ -249,7 +252,7 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
         _observe_unknown(seen, message)
     elif message.type in QUERIES or message.type in REPLY_TO_QUERY:
         _observe_query(seen, message)
-    if message.is_error and quoted is not None:
+    if icmp.is_error(message.type) and quoted is not None:
         proto = PROTOCOL_NAMES.get(quoted.proto, str(quoted.proto))
         dport = quoted.dport if quoted.dport is not None else -1
         key = (message.type, message.code, message.src, quoted.src, quoted.dst, proto, dport)
@@ -266,7 +269,7 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
         if quoted.ip_id is not None:
             origin = seen.recent.get((quoted.src, quoted.dst, quoted.proto, quoted.ip_id))
         group.add(message, origin[0] if origin else None)
-    elif message.type == 8:  # echo request: an attempt to reach the host
+    elif message.type == icmp.ECHO:  # an attempt to reach the host
         key = (message.src, message.dst, 1, message.ip_id or 0)
         _remember(seen, key, message.ttl, message.frame)
         if key in seen.loops:
@@ -279,7 +282,7 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
                     message.time)
                 if len(seen.pending_echo) > MAX_CONVERSATIONS:
                     seen.pending_echo.popitem(last=False)
-    elif message.type == 0:  # echo reply
+    elif message.type == icmp.ECHO_REPLY:
         service = seen.service(("icmp", message.dst, message.src, -1))
         if service is not None:
             service.reply(message.frame, message.time)

@@ -13,12 +13,12 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
-from netwhy.dissect.facts import Fact
-from netwhy.dissect.rows import Rows
-from netwhy.expert.analyze import Report, diagnose, limit_notes
+from netwhy.dissect.facts import Fact, UdpConversation
+from netwhy.expert.analyze import diagnose, limit_notes
 from netwhy.expert.conversations import conversations
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.observations import Observations, observe
+from netwhy.expert.report import Report
 from netwhy.kb import KnowledgeBase
 
 DiagnosisKey = tuple[str, str, str, str, int | None, str]
@@ -37,7 +37,6 @@ class Watch:
         self.history_s = float(kb.live["history_s"].value)
         self.max_facts = int(kb.live["max_facts"].value)
         self.repeat_after_s = float(kb.live["repeat_after_s"].value)
-        self.rows = Rows()
         self.history: deque[Fact] = deque()
         self.facts_seen = 0
         self.forgotten = 0  # facts dropped for the count limit before their age
@@ -45,8 +44,8 @@ class Watch:
         self.reported: dict[DiagnosisKey, float] = {}  # when each was last printed
         self._zero: float | None = None  # the clock at capture time 0
 
-    def add(self, lines: Iterable[str]) -> None:
-        for fact in self.rows.stream(None, lines):
+    def add(self, facts: Iterable[Fact]) -> None:
+        for fact in facts:
             if self._zero is None:
                 self._zero = self.clock() - _time(fact)
             self.history.append(fact)
@@ -78,9 +77,11 @@ class Watch:
                          if now - t < self.repeat_after_s}
         return fresh
 
-    def report(self, source: str, tshark_version: str) -> Report:
-        """The final report over the history, with tshark's end-of-capture UDP counts."""
-        facts = [*self.history, *self.rows.conversations()]
+    def report(self, source: str, tshark_version: str, packets: int,
+               udp: Iterable[UdpConversation]) -> Report:
+        """The final report over the history, with tshark's end-of-capture packet and UDP
+        counts."""
+        facts = [*self.history, *udp]
         diagnoses, seen = self._diagnosed(facts, self.now())
         notes = limit_notes(seen)
         if self.forgotten:
@@ -89,7 +90,7 @@ class Watch:
                 f"early to stay within {self.max_facts} (kb/live.yaml); the report covers the "
                 "most recent ones")
         return Report(
-            capture=source, tshark_version=tshark_version, packets=self.rows.packets,
+            capture=source, tshark_version=tshark_version, packets=packets,
             diagnoses=diagnoses, notes=notes, conversations=conversations(seen, diagnoses),
             timings={"watched_s": round(self.now(), 3), "facts": self.facts_seen,
                      "judged": self.judgements, "judging_s": round(self.judging_s, 3)},

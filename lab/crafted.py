@@ -1,10 +1,11 @@
-"""Scapy-made captures for Destination Unreachable codes that Linux never sends on its own.
+"""Scapy-made captures for Destination Unreachable messages that Linux never sends on its own.
 
-Linux's routing and transport code has no path that emits codes 6, 7, 8, 11, 12, 14 or 15
-(only an nftables ``reject with icmp <code>`` rule could, which is no realistic cause), so
-these exchanges are built by hand: the client's request to a remote server, then a
-router's ICMP 3/code back to the client quoting the request's IP header and first 8 bytes,
-exactly as sent (same ID, TTL, DF, TOS). Each capture holds two attempts one second apart,
+Linux's routing and transport code has no path that emits some codes (only an nftables
+``reject with icmp <code>`` rule could, which is no realistic cause), and never puts some
+header values into the ones it sends. Such exchanges are built by hand, one
+:class:`Crafted` per capture in :data:`CRAFTED`: the client's request to
+a remote server, then a router's ICMP 3/code back to the client quoting the request's IP
+header and first 8 bytes, exactly as sent. Each capture holds two attempts one second apart,
 as a client retrying would make. Times, addresses and IDs are fixed, so regenerating gives
 the same bytes.
 """
@@ -12,9 +13,10 @@ the same bytes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
@@ -35,12 +37,18 @@ ICMP_DELAY_S = 0.0004
 
 @dataclass(frozen=True)
 class Crafted:
+    """One capture. The mappings are scapy field values (``IP(tos=...)``, ``ICMP(nexthopmtu=...)``)
+    set on top of the defaults in :func:`request` and :func:`unreachable`, so a new message needs
+    a new entry here and no new code."""
+
     name: str
     code: int
     description: str
     proto: str  # "udp" (a DNS query) or "tcp" (a SYN)
     dport: int
-    tos: int = 0
+    ip: Mapping[str, Any] = field(default_factory=dict)  # the request's IP header, as quoted
+    transport: Mapping[str, Any] = field(default_factory=dict)  # its UDP or TCP header
+    icmp: Mapping[str, Any] = field(default_factory=dict)  # the error's ICMP header
 
     @property
     def condition(self) -> str:
@@ -56,12 +64,12 @@ CRAFTED = [
             "udp", 53),
     # RFC 1349 TOS values, the kind of request a TOS-aware router would refuse.
     Crafted("net-tos", 11, "network unreachable for the requested TOS (low-delay SSH SYN)",
-            "tcp", 22, tos=0x10),
+            "tcp", 22, ip={"tos": 0x10}),
     Crafted("host-tos", 12, "host unreachable for the requested TOS (throughput rsync SYN)",
-            "tcp", 873, tos=0x08),
+            "tcp", 873, ip={"tos": 0x08}),
     # Precedence 6 (internetwork control) is what BGP speakers set; a policy can forbid it.
     Crafted("precedence-violation", 14, "precedence not permitted for this flow (BGP SYN)",
-            "tcp", 179, tos=0xC0),
+            "tcp", 179, ip={"tos": 0xC0}),
     # Routine precedence falls under a router's precedence cut-off.
     Crafted("precedence-cutoff", 15, "precedence below the router's cut-off (HTTP SYN)",
             "tcp", 80),
@@ -70,14 +78,19 @@ CRAFTED = [
 
 def request(spec: Crafted, attempt: int) -> Packet:
     """The client's packet for ``attempt`` (0, 1, ...): a retry reuses port, sequence and name."""
-    ip = IP(src=CLIENT, dst=SERVER, id=0x4A10 + attempt, ttl=64, flags="DF", tos=spec.tos)
+    # The spec's fields come last, so they replace a default or add a field.
+    ip = IP(**{"src": CLIENT, "dst": SERVER, "id": 0x4A10 + attempt, "ttl": 64, "flags": "DF",
+               **spec.ip})
     if spec.proto == "udp":
         query = DNS(id=0x1D2C, rd=1, qd=DNSQR(qname="example.com"))
-        l4 = UDP(sport=41000, dport=spec.dport) / query
+        l4 = UDP(**{"sport": 41000, "dport": spec.dport, **spec.transport}) / query
     else:
-        l4 = TCP(sport=51000, dport=spec.dport, flags="S", seq=0x1A2B3C4D, window=64240,
-                 options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (3_000_000 + attempt, 0)),
-                          ("NOP", None), ("WScale", 7)])
+        l4 = TCP(**{"sport": 51000, "dport": spec.dport, "flags": "S", "seq": 0x1A2B3C4D,
+                    "window": 64240,
+                    "options": [("MSS", 1460), ("SAckOK", b""),
+                                ("Timestamp", (3_000_000 + attempt, 0)), ("NOP", None),
+                                ("WScale", 7)],
+                    **spec.transport})
     return Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / ip / l4
 
 
@@ -87,7 +100,8 @@ def unreachable(spec: Crafted, req: Packet, attempt: int) -> Packet:
     quote = bytes(sent)[: sent.ihl * 4 + 8]
     # TOS 0xC0 and a fresh TTL are what routers put on the errors they originate.
     icmp = IP(src=ROUTER, dst=CLIENT, id=0x0B00 + attempt, ttl=255, tos=0xC0)
-    icmp /= ICMP(type=3, code=spec.code)
+    # Type and code are the spec's identity (its condition and scenario): not overridable.
+    icmp /= ICMP(type=3, code=spec.code, **spec.icmp)
     return Ether(src=ROUTER_MAC, dst=CLIENT_MAC) / icmp / Raw(quote)
 
 

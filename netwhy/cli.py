@@ -399,7 +399,7 @@ def _analysed(arguments: argparse.Namespace):
 
 
 def _concerns(subject, reporter: str, host: str | None, port: int | None) -> bool:
-    if host is not None and host not in (subject.src, subject.dst, reporter):
+    if host is not None and not (subject.concerns(host) or host == reporter):
         return False
     return port is None or port in (subject.sport, subject.dport)
 

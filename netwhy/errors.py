@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from netwhy.render.text import printable
+from netwhy.text import printable
 
 
 class ExitCode(IntEnum):

@@ -26,11 +26,11 @@ class Target:
         subject = conversation.subject
         if self.frames is not None:
             return bool(self.frames.intersection(conversation.frames))
-        if self.host is not None and self.host not in (subject.src, subject.dst):
+        if self.host is not None and not subject.concerns(self.host):
             return False
         if self.port is not None and subject.dport != self.port:
             return False
-        return self.proto is None or subject.proto == self.proto
+        return self.proto is None or self.proto in subject.protos
 
 
 def parse_target(text: str, capture: Path, tshark: str) -> Target:

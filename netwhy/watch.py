@@ -22,7 +22,7 @@ from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.watch import Watch
 from netwhy.kb import load_knowledge_base
 from netwhy.render import json_report, terminal
-from netwhy.render.text import printable
+from netwhy.text import printable
 
 
 def watch(
@@ -60,7 +60,7 @@ def watch(
         if status is not None:
             status.clear()
     check_live_end(end, interface)
-    report = judge.report(f"live capture on {interface}", str(version))
+    report = judge.report(f"live capture on {interface}", str(version), end.packets, end.udp)
     if output_format == "json":
         json_report.write(report, out)
     elif output_format == "jsonl":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 
 from conftest import CAPTURES, PUBLIC
+
+from netwhy.dissect import icmp
 from netwhy.dissect.capture import CaptureReader
 from netwhy.dissect.facts import IcmpMessage, TcpControl, UdpConversation, UdpFirst
 from netwhy.dissect.fields import DISABLED_PROTOCOLS
@@ -18,7 +20,7 @@ def facts_of(path):
 
 def test_icmp_error_carries_the_quoted_datagram() -> None:
     facts, summary = facts_of(CAPTURES / "path-mtu-df.pcapng")
-    errors = [f for f in facts if isinstance(f, IcmpMessage) and f.is_error]
+    errors = [f for f in facts if isinstance(f, IcmpMessage) and icmp.is_error(f.type)]
     assert [(e.frame, e.type, e.code, e.mtu, e.src) for e in errors] == [
         (4, 3, 4, 1280, "192.0.2.1"), (6, 3, 4, 1280, "192.0.2.1")]
     udp_quote = errors[1].quoted

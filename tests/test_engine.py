@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from netwhy.dissect.capture import CaptureReader
 from netwhy.expert import engine
 from netwhy.expert.analyze import analyze, diagnose
-from netwhy.expert.engine import run_rules
 from netwhy.expert.observations import observe
 from netwhy.kb import load_knowledge_base
 
@@ -21,7 +21,9 @@ CAPTURES = Path(__file__).parent / "captures"
 # In a child process: durable-rules' bugs show as a crash, which must fail one test, not end
 # the suite.
 SESSION_WITHOUT_FINDINGS = """
-from netwhy.expert.engine import run_rules
+from netwhy.expert.engine import rules_engine
+from netwhy.kb import load_knowledge_base
+run_rules = rules_engine(load_knowledge_base()).run
 for _ in range(20):  # each session is deleted; the heap must survive every one of them
     assert run_rules([{"kind": "nothing-tests-this", "key": "k"}, {"kind": "attempt"}]) == []
 print("ok")
@@ -38,8 +40,10 @@ def test_a_session_no_rule_fires_in_is_deleted_cleanly() -> None:
 
 ACTIONS_ON_THE_CALLERS_THREAD = """
 import threading
-from netwhy.expert.engine import run_rules
+from netwhy.expert.engine import rules_engine
+from netwhy.kb import load_knowledge_base
 from test_engine import _error
+run_rules = rules_engine(load_knowledge_base()).run
 concluded = run_rules([_error(n, 3, 3) for n in range(1, 2001)])
 assert sum(f["kind"] == "finding" for f in concluded) == 2000
 print(len(threading.enumerate()))
@@ -60,6 +64,10 @@ def test_an_error_code_no_entry_covers_is_reported_as_unknown() -> None:
     concluded = run_rules([_error(1, 3, 16), _error(2, 3, 3)])
     found = {(f["origin"], f["condition"]) for f in concluded if f["kind"] == "finding"}
     assert found == {("error:1", "icmp.unknown-type"), ("error:2", "icmp.unreachable.port")}
+
+
+def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return engine.rules_engine(load_knowledge_base()).run(facts)
 
 
 def _error(gid: int, icmp_type: int, code: int) -> dict[str, Any]:
@@ -94,14 +102,16 @@ def test_every_fact_fits_the_engine_build(monkeypatch: pytest.MonkeyPatch) -> No
     # with more, as an error): netwhy's facts, from every kind of capture here, stay well under.
     largest: dict[str, int] = {}
 
-    def measuring(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        concluded = run_rules(facts)
+    run = engine.Engine.run
+
+    def measuring(self: engine.Engine, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        concluded = run(self, facts)
         asserted = [f for f in concluded if f["kind"] == "finding"]  # the most a rule asserts
         for fact in [*facts, *asserted]:
             largest[fact["kind"]] = max(largest.get(fact["kind"], 0), _properties(fact))
         return concluded
 
-    monkeypatch.setattr(engine, "run_rules", measuring)
+    monkeypatch.setattr(engine.Engine, "run", measuring)
     for capture in sorted(CAPTURES.glob("*.pcapng")):
         analyze(capture)
     assert {"error", "service", "echo", "attempt", "arp_query", "finding"} <= set(largest)

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
 import fact_strategies
 import mutations
 import verdict
-from netwhy.kb import load_knowledge_base
 
 from netwhy.errors import ExitCode
-from netwhy.render.text import printable
+from netwhy.kb import load_knowledge_base
+from netwhy.text import printable
 
 TIME_LIMIT = 60.0
 CORPUS = Path(__file__).parent / "fuzz" / "corpus"

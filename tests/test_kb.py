@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from conftest import CAPTURES
-from netwhy.expert import engine  # noqa: F401  (registers every rule)
-from netwhy.expert.analyze import RulesLoader, analyze
-from netwhy.expert.registry import RULES, rules_for
+
+import netwhy.kb
+from netwhy.errors import KnowledgeBaseError
+from netwhy.expert import registry
+from netwhy.expert.analyze import analyze
 from netwhy.kb import load_knowledge_base
 from netwhy.kb.loader import KB_DIR
-
-from netwhy.errors import KnowledgeBaseError
 
 UNREACHABLE_IDS = {
     0: "net", 1: "host", 2: "protocol", 3: "port", 4: "frag-needed", 5: "source-route",
@@ -22,9 +22,6 @@ UNREACHABLE_IDS = {
     10: "host-prohibited", 11: "net-tos", 12: "host-tos", 13: "admin-prohibited",
     14: "precedence-violation", 15: "precedence-cutoff",
 }
-# Features the rules attach to findings, as kb/README.md documents them for KB authors; a
-# `when` clause on anything else could never match.
-KNOWN_FEATURES = set(re.findall(r"(?m)^\| `(\w+)` \|", (KB_DIR / "README.md").read_text()))
 GLOSSARY = KB_DIR.parent.parent / "shared" / "GLOSSARY.md"
 
 
@@ -37,20 +34,44 @@ def test_every_destination_unreachable_code_has_its_entry() -> None:
 
 def test_every_entry_is_reachable_from_a_rule() -> None:
     for condition in load_knowledge_base().conditions.values():
-        assert rules_for(condition.id), condition.id
+        assert registry.rules_for(condition.id, condition.icmp_type is not None), condition.id
+
+
+def test_a_condition_no_rule_serves_is_refused() -> None:
+    with pytest.raises(LookupError, match=r"no\.such\.condition"):
+        registry.rules_for("no.such.condition", icmp_matched=False)
 
 
 def test_every_registered_rule_serves_a_known_condition() -> None:
-    conditions = set(load_knowledge_base().conditions) | {"*"}
-    for rule in RULES.values():
+    conditions = set(load_knowledge_base().conditions) | {registry.ANY_ICMP_CONDITION}
+    for rule in registry.all_rules():
         assert set(rule.conditions) <= conditions, rule.id
 
 
 def test_cause_evidence_uses_features_the_rules_produce() -> None:
+    # A `when` clause on a feature no rule module declares could never match.
+    offered = registry.features()
     for condition in load_knowledge_base().conditions.values():
         for cause in condition.causes:
             for clause in cause.when:
-                assert clause.feature in KNOWN_FEATURES, (condition.id, cause.id, clause.feature)
+                assert clause.feature in offered, (condition.id, cause.id, clause.feature)
+
+
+def test_every_declared_feature_is_tested_by_some_cause() -> None:
+    tested = {clause.feature for condition in load_knowledge_base().conditions.values()
+              for cause in condition.causes for clause in cause.when}
+    assert not set(registry.features()) - tested - UNTESTED_FEATURES
+
+
+# Features rules attach that no cause's odds depend on today: the pointer's raw offset (causes
+# test the field it names, `pointer_field`) and an echo's round trip (reported, not weighed).
+UNTESTED_FEATURES = {"pointer", "rtt_ms"}
+
+
+def test_the_evidence_terms_rules_score_are_those_the_kb_weighs() -> None:
+    # A term a rule attaches without a weight would fail at run time; a weight no rule attaches
+    # is dead data.
+    assert registry.terms() == set(load_knowledge_base().evidence)
 
 
 def test_invalid_entry_names_the_file_and_the_field(tmp_path: Path) -> None:
@@ -77,11 +98,10 @@ def test_a_knowledge_base_that_fails_to_load_stops_the_analysis(
 ) -> None:
     # analyze() loads the rules while capinfos and tshark check the capture, in a thread: what
     # goes wrong there must reach the caller, as if loaded in line.
-    (tmp_path / "broken_kb.py").write_text(
-        "from netwhy.errors import KnowledgeBaseError\n"
-        "raise KnowledgeBaseError('kb/conditions/x.yaml: causes[0].prior: 1.5 is too large')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(RulesLoader, "MODULES", ("broken_kb",))
+    def broken() -> None:
+        raise KnowledgeBaseError("kb/conditions/x.yaml: causes[0].prior: 1.5 is too large")
+
+    monkeypatch.setattr(netwhy.kb, "load_knowledge_base", broken)
     with pytest.raises(KnowledgeBaseError, match=r"x\.yaml"):
         analyze(CAPTURES / "udp-closed-port.pcapng")
 

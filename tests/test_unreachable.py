@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pytest
 from conftest import CAPTURES, PUBLIC, explain_json
 
+from netwhy.lab import crafted
+
 CLIENT, ROUTER = "192.0.2.10", "192.0.2.1"
 LOCAL, REMOTE = "192.0.2.20", "203.0.113.20"
 
@@ -50,15 +52,6 @@ LAB = [
     Expected("net-prohibited", "net-prohibited", CLIENT, REMOTE, "tcp", 8080, ROUTER, (3, 4),
              "allow-rule-missing"),
 ]
-CRAFTED = {  # scapy: codes no Linux kernel emits on its own
-    "crafted-net-unknown": ("net-unknown", "udp", 53, (1, 2, 4)),
-    "crafted-host-unknown": ("host-unknown", "tcp", None, (1, 2, 3, 4)),
-    "crafted-source-isolated": ("source-isolated", "udp", None, (1, 2, 4)),
-    "crafted-net-tos": ("net-tos", "tcp", None, (1, 2, 3, 4)),
-    "crafted-host-tos": ("host-tos", "tcp", None, (1, 2, 3, 4)),
-    "crafted-precedence-violation": ("precedence-violation", "tcp", 179, (1, 2, 3, 4)),
-    "crafted-precedence-cutoff": ("precedence-cutoff", "tcp", None, (1, 2, 3, 4)),
-}
 
 
 def top(capture) -> dict:
@@ -79,15 +72,17 @@ def test_kernel_capture(case: Expected) -> None:
     assert diagnosis["causes"][0]["id"] == case.top_cause
 
 
-@pytest.mark.parametrize("name", sorted(CRAFTED))
-def test_crafted_capture(name: str) -> None:
-    condition, proto, dport, evidence = CRAFTED[name]
-    diagnosis = top(CAPTURES / f"{name}.pcapng")
-    assert diagnosis["condition"] == f"icmp.unreachable.{condition}"
-    assert (diagnosis["subject"]["src"], diagnosis["subject"]["proto"]) == (CLIENT, proto)
-    if dport is not None:
-        assert diagnosis["subject"]["dport"] == dport
-    assert diagnosis["reporter"] == ROUTER
+@pytest.mark.parametrize("spec", crafted.CRAFTED, ids=lambda spec: spec.name)
+def test_crafted_capture(spec: crafted.Crafted) -> None:
+    diagnosis = top(CAPTURES / f"crafted-{spec.name}.pcapng")
+    assert diagnosis["condition"] == spec.condition
+    subject = diagnosis["subject"]
+    assert (subject["src"], subject["dst"], subject["proto"], subject["dport"]) == (
+        crafted.CLIENT, crafted.SERVER, spec.proto, spec.dport)
+    assert diagnosis["reporter"] == crafted.ROUTER
+    # Frames: request, error, retry, error. A TCP retry is the same connection's SYN again,
+    # so evidence; a UDP retry is only a datagram like any other, its error the evidence.
+    evidence = (1, 2, 3, 4) if spec.proto == "tcp" else (1, 2, 4)
     assert tuple(diagnosis["evidence"]) == evidence
 
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 from conftest import CAPTURES, NETWHY
+
+from netwhy.dissect.facts import Fact
+from netwhy.dissect.rows import Rows
 from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
+from netwhy.errors import ExitCode
 from netwhy.expert.watch import Watch
 from netwhy.kb import load_knowledge_base
 from netwhy.lab.netns import Topology
-
-from netwhy.errors import ExitCode
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("dumpcap"),
@@ -140,12 +142,12 @@ def test_bad_capture_filter_one_line() -> None:
     assert "hots 192.0.2.1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def storm_rows() -> list[str]:
-    """tshark's rows for a kernel-made ARP storm (the lab's capture), as a live watch gets them."""
+def storm_facts() -> list[Fact]:
+    """The facts of a kernel-made ARP storm (the lab's capture), as a live watch gets them."""
     tshark, version = tshark_path_and_version()
     capture = FieldsCapture(CAPTURES / "arp-storm.pcapng", tshark, version)
     try:
-        return [line for batch in capture.batches() for line in batch if line.count("\t") > 5]
+        return list(Rows().stream(None, (line for batch in capture.batches() for line in batch)))
     finally:
         capture.close()
 
@@ -157,16 +159,16 @@ def test_a_storm_does_not_grow_memory_and_is_reported_once() -> None:
     clock = [0.0]
     watch = Watch(kb, clock=lambda: clock[0])
     watch.max_facts = 500
-    rows = storm_rows()
+    facts = storm_facts()
     reported = []
     for _ in range(60):
-        watch.add(rows)
+        watch.add(facts)
         clock[0] += 1.0
         reported += [d.condition for d in watch.judge()]
         assert len(watch.history) <= 500
     assert reported.count("arp.storm") == 1
-    assert watch.facts_seen == 60 * len(rows)
-    report = watch.report("live capture on test", "4.0")
+    assert watch.facts_seen == 60 * len(facts)
+    report = watch.report("live capture on test", "4.0", 0, [])
     assert any(d.condition == "arp.storm" for d in report.diagnoses)
     assert any("forgotten" in note for note in report.notes)
 
@@ -175,7 +177,7 @@ def test_old_facts_expire() -> None:
     kb = load_knowledge_base()
     clock = [0.0]
     watch = Watch(kb, clock=lambda: clock[0])
-    watch.add(storm_rows())
+    watch.add(storm_facts())
     assert watch.history
     clock[0] += float(kb.live["history_s"].value) + 60
     assert watch.judge() == [] and not watch.history

@@ -5,33 +5,43 @@ redirects it to the destination itself."""
 from __future__ import annotations
 
 from durable.lang import c, m, when_all
-from netwhy.expert.facts import finding
-from netwhy.expert.registry import register
 
-PROXY_CONCEALS = register(
-    "mask.concealed-by-proxy-arp",
-    "A station ARPs for an off-subnet address and a proxy ARP router answers for it",
-    ("arp.mask-misconfig",),
+from netwhy.dissect import icmp
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("mask.concealed-by-proxy-arp",
+         "A station ARPs for an off-subnet address and a proxy ARP router answers for it",
+         ("arp.mask-misconfig",)),
+    Rule("mask.arps-for-remote",
+         "A station ARPs, unanswered, for an address outside its subnet",
+         ("arp.mask-misconfig",)),
+    Rule("mask.redirected-to-destination",
+         "The router redirects a station to the destination itself: it was on the station's wire",
+         ("arp.mask-misconfig",)),
 )
-UNANSWERED_REMOTE = register(
-    "mask.arps-for-remote",
-    "A station ARPs, unanswered, for an address outside its subnet",
-    ("arp.mask-misconfig",),
-)
-REDIRECT_TO_DESTINATION = register(
-    "mask.redirected-to-destination",
-    "The router redirects a station to the destination itself: it was on the station's wire",
-    ("arp.mask-misconfig",),
-)
+PROXY_CONCEALS, UNANSWERED_REMOTE, REDIRECT_TO_DESTINATION = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "proxy_concealed": ("bool",
+                        "proxy ARP answered a station that ARPed for an off-subnet address"),
+    "unanswered_off_subnet": ("bool",
+                              "a station ARPs, unanswered, for addresses outside its subnet"),
+    "redirect_to_destination": ("bool",
+                                "the router redirected a station to a destination on its own wire"),
+}
 
 
-def define() -> None:
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding = api.finding
     @when_all(
         c.query << (m.kind == "arp_query") & (m.off_subnet == True) & (m.replies > 0),  # noqa: E712
         c.proxy << (m.kind == "finding") & (m.condition == "arp.proxy"),
     )
     def concealed(c):
-        if c.query.target not in c.proxy.dst.split(", "):
+        if c.query.target not in c.proxy.dst:
             return
         finding(
             c, PROXY_CONCEALS, c.query.key, "arp.mask-misconfig", src=c.query.asker_ip,
@@ -55,7 +65,7 @@ def define() -> None:
             features={"unanswered_off_subnet": True},
         )
 
-    @when_all(c.redirect << (m.kind == "error") & (m.type == 5))
+    @when_all(c.redirect << (m.kind == "error") & (m.type == icmp.REDIRECT))
     def redirected_to_destination(c):
         error = c.redirect
         if error.gateway != error.q_dst:

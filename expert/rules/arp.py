@@ -4,31 +4,60 @@ gratuitous announcements and probes (RFC 5227), and request storms."""
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
-from netwhy.expert.facts import evidence, finding
-from netwhy.expert.registry import register
-from netwhy.kb import load_knowledge_base
 
-UNANSWERED = register("arp.unanswered", "ARP requests for an address that nobody answered",
-                      ("arp.unanswered",))
-HOST_DOWN = register(
-    "arp.explains-host-unreachable",
-    "A router's host unreachable and its own unanswered ARP for that host: one diagnosis",
-    ("icmp.unreachable.host",),
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("arp.unanswered",
+         "ARP requests for an address that nobody answered",
+         ("arp.unanswered",)),
+    Rule("arp.explains-host-unreachable",
+         "A router's host unreachable and its own unanswered ARP for that host: one diagnosis",
+         ("icmp.unreachable.host",)),
+    Rule("arp.proxy",
+         "One MAC answers ARP for addresses that are not its own",
+         ("arp.proxy",)),
+    Rule("arp.duplicate-ip",
+         "Two or more MACs claim the same IPv4 address",
+         ("arp.duplicate-ip",)),
+    Rule("arp.gratuitous",
+         "Gratuitous ARP announcements and RFC 5227 probes",
+         ("arp.gratuitous",)),
+    Rule("arp.storm",
+         "A station sends ARP requests far faster than normal",
+         ("arp.storm",)),
 )
-PROXY = register("arp.proxy", "One MAC answers ARP for addresses that are not its own",
-                 ("arp.proxy",))
-DUPLICATE = register("arp.duplicate-ip", "Two or more MACs claim the same IPv4 address",
-                     ("arp.duplicate-ip",))
-GRATUITOUS = register("arp.gratuitous", "Gratuitous ARP announcements and RFC 5227 probes",
-                      ("arp.gratuitous",))
-STORM = register("arp.storm", "A station sends ARP requests far faster than normal",
-                 ("arp.storm",))
+UNANSWERED, HOST_DOWN, PROXY, DUPLICATE, GRATUITOUS, STORM = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
+    "requests": ("int", "requests sent"),
+    "asker_replies_seen": ("bool",
+                           "the capture shows ARP replies to this asker (it sees replies at all)"),
+    "target_off_subnet": ("bool", "the ARP target is outside the asker's apparent subnet"),
+    "foreign_ips": ("int", "addresses one MAC answered ARP for besides its own"),
+    "answers_gateway": ("bool", "that MAC also answers for the asker's gateway"),
+    "macs": ("int", "MAC addresses claiming one IP address"),
+    "virtual_mac": ("bool", "the MACs are VRRP, HSRP or GLBP virtual router addresses"),
+    "interleaved": ("bool", "the claims alternate in time (a live conflict, not a replaced card)"),
+    "probe": ("bool", "an RFC 5227 probe (sender address 0.0.0.0)"),
+    "conflict": ("bool", "a gratuitous ARP announces an address another MAC holds"),
+    "peak_rate": ("number", "ARP requests per second from one station, at its busiest"),
+    "distinct_targets": ("int", "distinct addresses those requests asked for"),
+    "sequential_targets": ("bool", "the targets walk through consecutive addresses (a sweep)"),
+}
+TERMS = (  # evidence terms, weighed in kb/evidence.yaml
+    "arp-unanswered-for-host", "asked-again", "replies-invisible", "virtual-router-mac",
+    "announces-claimed-address",
+)
 # First three octets of virtual router MACs: VRRP (RFC 5798), HSRP v1/v2, GLBP.
 VIRTUAL_ROUTER_MACS = ("00:00:5e:00:01", "00:00:0c:07:ac", "00:00:0c:9f:f", "00:07:b4:00")
 
 
-def define() -> None:
-    kb = load_knowledge_base()
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding, evidence = api.finding, api.evidence
     storm_requests = kb.threshold("arp.storm", "requests_per_window")
     storm_window = kb.threshold("arp.storm", "window_s")
     min_foreign = kb.threshold("arp.proxy", "min_foreign_ips")
@@ -78,7 +107,7 @@ def define() -> None:
         responder = c.m  # once: each c.m is a fresh wrapper around the fact
         own = responder.own[0] if responder.own else responder.mac
         finding(
-            c, PROXY, responder.key, "arp.proxy", src=own, dst=", ".join(responder.foreign),
+            c, PROXY, responder.key, "arp.proxy", src=own, dst=responder.foreign,
             reporter=own, proto="arp", frames=responder.frames, count=responder.foreign_ips,
             details={"mac": responder.mac, "ips": ", ".join(responder.foreign)},
             # It also answers for an address on the askers' own subnet: their router.

@@ -4,21 +4,34 @@ with silence."""
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
-from netwhy.expert.facts import finding
-from netwhy.expert.registry import register
-from netwhy.kb import load_knowledge_base
 
-REFUSED = register("tcp.refused", "A TCP SYN answered by a reset: connection refused",
-                   ("tcp.refused",))
-SILENT = register(
-    "conversation.silent",
-    "Requests that drew no reply, no reset and no ICMP error, judged by what else is seen",
-    ("conversation.silent",),
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("tcp.refused",
+         "A TCP SYN answered by a reset: connection refused",
+         ("tcp.refused",)),
+    Rule("conversation.silent",
+         "Requests that drew no reply, no reset and no ICMP error, judged by what else is seen",
+         ("conversation.silent",)),
 )
+REFUSED, SILENT = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "retried": ("bool", "the client sent its request more than once"),
+    "dst_answers_client": ("bool",
+                           "the destination answered this client otherwise (ping, other ports)"),
+    "dst_answers_others": ("bool", "the destination answered other clients"),
+    "client_gets_replies": ("bool", "the capture shows replies to this client from anyone"),
+    "arp_answered": ("bool", "the destination's MAC address was resolved in the capture"),
+    "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
+}
 
 
-def define() -> None:
-    kb = load_knowledge_base()
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding = api.finding
     reply_window_us = kb.threshold("conversation.silent", "reply_window_s") * 1_000_000
     one_way_ports = set(kb.threshold("conversation.silent", "one_way_udp_ports"))
 

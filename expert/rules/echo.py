@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
-from netwhy.expert.facts import evidence, finding
-from netwhy.expert.registry import register
-from netwhy.kb import load_knowledge_base
 
-OK = register("echo.answered", "Echo requests answered: the host is reachable, with its RTT",
-              ("icmp.echo.ok",))
-NO_REPLY = register(
-    "echo.unanswered",
-    "Echo requests that drew neither a reply nor an ICMP error",
-    ("icmp.echo.no-reply",),
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("echo.answered",
+         "Echo requests answered: the host is reachable, with its RTT",
+         ("icmp.echo.ok",)),
+    Rule("echo.unanswered",
+         "Echo requests that drew neither a reply nor an ICMP error",
+         ("icmp.echo.no-reply",)),
+    Rule("echo.unanswered.neighbourhood",
+         "What else the capture shows about an unanswered host: its ARP, other hosts answering",
+         ("icmp.echo.no-reply",)),
 )
-NEIGHBOURS = register(
-    "echo.unanswered.neighbourhood",
-    "What else the capture shows about an unanswered host: its ARP, other hosts answering",
-    ("icmp.echo.no-reply",),
+OK, NO_REPLY, NEIGHBOURS = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "rtt_ms": ("number", "average echo round-trip time"),
+    "requests": ("int", "requests sent"),
+    "partial_replies": ("bool", "some echo requests were answered, others were not"),
+    "arp_answered": ("bool", "the destination's MAC address was resolved in the capture"),
+    "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
+    "other_hosts_answer": ("bool", "the same client got answers from other hosts"),
+}
+TERMS = (  # evidence terms, weighed in kb/evidence.yaml
+    "target-arp-answered", "target-arp-unanswered", "other-hosts-answer",
 )
 
 
-def define() -> None:
-    window_us = load_knowledge_base().threshold("icmp.echo.no-reply", "reply_window_s") * 1e6
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding, evidence = api.finding, api.evidence
+    window_us = kb.threshold("icmp.echo.no-reply", "reply_window_s") * 1e6
 
     @when_all((m.kind == "echo") & (m.replies > 0))
     def answered(c):

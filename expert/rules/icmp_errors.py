@@ -4,40 +4,49 @@ to the conversation it quotes, and judge its sender."""
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
-from netwhy.expert.addresses import is_multicast_or_broadcast
-from netwhy.expert.facts import evidence, finding
-from netwhy.expert.registry import ANY_ICMP_CONDITION, register
-from netwhy.kb import load_knowledge_base
 
-CLASSIFY = register(
-    "icmp-error.classify",
-    "An ICMP error whose type and code a knowledge-base entry covers becomes a finding",
-    (ANY_ICMP_CONDITION,),
+from netwhy.dissect import icmp
+from netwhy.expert.addresses import is_multicast_or_broadcast
+from netwhy.expert.registry import ANY_ICMP_CONDITION, Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("icmp-error.classify",
+         "An ICMP error whose type and code a knowledge-base entry covers becomes a finding",
+         (ANY_ICMP_CONDITION,)),
+    Rule("icmp-error.tied-to-conversation",
+         "The error quotes a conversation seen in the capture: tie them, count replies before it",
+         (ANY_ICMP_CONDITION,)),
+    Rule("icmp-error.quote-unmatched",
+         "The error quotes a datagram that matches no attempt in the capture",
+         (ANY_ICMP_CONDITION,)),
+    Rule("icmp-error.quotes-a-reply",
+         "The error quotes an answer to a conversation its own sender started: the asker had gone",
+         (ANY_ICMP_CONDITION,)),
+    Rule("icmp-error.sender-role",
+         "Who sent the error (the destination itself or a device on the path) against who should",
+         (ANY_ICMP_CONDITION,)),
+    Rule("icmp-error.repeated",
+         "The same error came back more than once for the same client and service",
+         (ANY_ICMP_CONDITION,)),
 )
-TIED = register(
-    "icmp-error.tied-to-conversation",
-    "The error quotes a conversation seen in the capture: tie them, count replies before it",
-    (ANY_ICMP_CONDITION,),
-)
-UNTIED = register(
-    "icmp-error.quote-unmatched",
-    "The error quotes a datagram that matches no attempt in the capture",
-    (ANY_ICMP_CONDITION,),
-)
-LATE_REPLY = register(
-    "icmp-error.quotes-a-reply",
-    "The error quotes an answer to a conversation its own sender started: the asker had gone",
-    (ANY_ICMP_CONDITION,),
-)
-SENDER = register(
-    "icmp-error.sender-role",
-    "Who sent the error (the destination itself or a device on the path) against who should",
-    (ANY_ICMP_CONDITION,),
-)
-REPEATED = register(
-    "icmp-error.repeated",
-    "The same error came back more than once for the same client and service",
-    (ANY_ICMP_CONDITION,),
+CLASSIFY, TIED, UNTIED, LATE_REPLY, SENDER, REPEATED = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "proto": ("string", "protocol of the quoted or failed datagram: tcp, udp, icmp, or a number"),
+    "dport": ("int", "its destination port (-1 when it has none)"),
+    "count": ("int", "how many messages of this kind, for this subject"),
+    "code": ("int", "the ICMP code"),
+    "reply_shaped": ("bool", "the quoted datagram runs from a well-known port to an ephemeral one"),
+    "replies_before": ("int", "replies the destination sent on that conversation before the error"),
+    "quotes_reply": ("bool", "the error quotes an answer in a conversation its own sender opened"),
+    "sender_is_destination": ("bool",
+                              "the ICMP came from the quoted datagram's destination itself"),
+}
+TERMS = (  # evidence terms, weighed in kb/evidence.yaml
+    "about-multicast", "flow-seen", "no-reply", "replies-before", "quote-unmatched",
+    "quotes-reply", "sender-is-destination", "sender-is-router", "sender-unexpected", "repeated",
 )
 
 # A finding made from an ICMP error and that error, joined.
@@ -47,11 +56,12 @@ _ERROR_FINDING = (
 )
 
 
-def define() -> None:
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding, evidence = api.finding, api.evidence
     @when_all(m.kind == "error")
     def classify(c):
         error = c.m  # once: each c.m is a fresh wrapper around the fact
-        condition = load_knowledge_base().for_icmp(error.type, error.code)
+        condition = kb.for_icmp(error.type, error.code)
         if condition is None:
             return  # an unassigned code: icmp.unknown-type's rule speaks for it
         # A datagram from a well-known port to an ephemeral one has the shape of an answer.
@@ -74,7 +84,7 @@ def define() -> None:
     )
     def tied(c):
         error, service, fid = c.error, c.service, c.finding.fid
-        if error.type == 5:
+        if error.type == icmp.REDIRECT:
             return  # a redirect is advice about a working conversation, not its failure
         answered_before = 0 <= service.first_reply_time_us <= error.first_time_us
         replies_before = service.replies if answered_before else 0
@@ -93,7 +103,7 @@ def define() -> None:
              & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport)),
     )
     def untied(c):
-        if c.error.type == 3:  # other errors do not ask for a conversation to explain
+        if c.error.type == icmp.UNREACH:  # other errors do not ask for a conversation to explain
             evidence(c, UNTIED, c.finding.fid, "quote-unmatched", {"replies_before": 0})
 
     @when_all(
@@ -110,7 +120,7 @@ def define() -> None:
     @when_all(*_ERROR_FINDING)
     def sender_role(c):
         found, error = c.finding, c.error
-        expected = load_knowledge_base().conditions[found.condition].sender
+        expected = kb.conditions[found.condition].sender
         from_destination = error.sender == error.q_dst
         if expected == "either" or (expected == "host") == from_destination:
             term = "sender-is-destination" if from_destination else "sender-is-router"

@@ -10,30 +10,39 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from durable.lang import m, when_all
-from netwhy.dissect.facts import ICMP_ERROR_TYPES
-from netwhy.expert.facts import finding
-from netwhy.expert.registry import register
-from netwhy.kb import KnowledgeBase, load_knowledge_base
 
-TIMESTAMP = register("query.timestamp", "Timestamp requests and their replies",
-                     ("icmp.timestamp",))
-MASK = register(
-    "query.address-mask",
-    "Address mask requests and replies; replies that disagree about the mask",
-    ("icmp.address-mask",),
+from netwhy.dissect import icmp
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("query.timestamp",
+         "Timestamp requests and their replies",
+         ("icmp.timestamp",)),
+    Rule("query.address-mask",
+         "Address mask requests and replies; replies that disagree about the mask",
+         ("icmp.address-mask",)),
+    Rule("icmp.unknown-type",
+         "An ICMP type (or a code of a known error) that no knowledge-base entry covers",
+         ("icmp.unknown-type",)),
 )
-UNKNOWN = register(
-    "icmp.unknown-type",
-    "An ICMP type (or a code of a known error) that no knowledge-base entry covers",
-    ("icmp.unknown-type",),
-)
+TIMESTAMP, MASK, UNKNOWN = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "requests": ("int", "requests sent"),
+    "unanswered": ("bool", "a request (timestamp, address mask) got no reply"),
+    "mask_disagrees": ("bool", "an address mask reply differs from the mask in use on the segment"),
+    "type": ("int", "the ICMP type"),
+}
 
 
-def define() -> None:
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding = api.finding
     @when_all((m.kind == "icmp_query") & (m.query == "timestamp"))
     def timestamp(c):
         finding(
-            c, TIMESTAMP, c.m.key, "icmp.timestamp", src=c.m.src, dst=", ".join(c.m.targets),
+            c, TIMESTAMP, c.m.key, "icmp.timestamp", src=c.m.src, dst=c.m.targets,
             reporter=c.m.src, proto="icmp", frames=c.m.frames, count=c.m.requests,
             details={"requests": c.m.requests, "replies": c.m.replies},
             features={"requests": c.m.requests, "unanswered": c.m.replies < c.m.requests},
@@ -45,7 +54,7 @@ def define() -> None:
         common = Counter(masks).most_common(1)[0][0] if masks else ""
         odd = sorted({mask for mask in masks if mask != common})
         finding(
-            c, MASK, c.m.key, "icmp.address-mask", src=c.m.src, dst=", ".join(c.m.targets),
+            c, MASK, c.m.key, "icmp.address-mask", src=c.m.src, dst=c.m.targets,
             reporter=c.m.src, proto="icmp", frames=c.m.frames,
             count=c.m.requests,
             details={"mask": ", ".join(odd) or common, "replies": c.m.replies},
@@ -54,15 +63,16 @@ def define() -> None:
 
     @when_all(m.kind == "icmp_unknown")
     def unknown_type(c):
-        _unknown(c, c.m.key, c.m.type, c.m.code, c.m.src, c.m.dst, c.m.frames, c.m.count)
+        _unknown(kb, api, c, c.m.key, c.m.type, c.m.code, c.m.src, c.m.dst, c.m.frames,
+                 c.m.count)
 
-    uncovered = _uncovered_codes(load_knowledge_base())
+    uncovered = _uncovered_codes(kb)
     if uncovered is not None:
 
         @when_all((m.kind == "error") & uncovered)
         def unknown_error_code(c):
-            _unknown(c, c.m.key, c.m.type, c.m.code, c.m.sender, c.m.receiver, c.m.frames,
-                     c.m.count)
+            _unknown(kb, api, c, c.m.key, c.m.type, c.m.code, c.m.sender, c.m.receiver,
+                     c.m.frames, c.m.count)
 
 
 def _uncovered_codes(kb: KnowledgeBase) -> Any:
@@ -72,7 +82,7 @@ def _uncovered_codes(kb: KnowledgeBase) -> Any:
     of every error type is covered."""
     gaps = [
         (m.type == icmp_type) & (m.code >= low) & (m.code <= high)
-        for icmp_type in sorted(ICMP_ERROR_TYPES)
+        for icmp_type in sorted(icmp.ERROR_TYPES)
         for low, high in _runs(code for code in range(256) if kb.for_icmp(icmp_type, code) is None)
     ]
     return functools.reduce(operator.or_, gaps) if gaps else None
@@ -92,9 +102,10 @@ def _runs(numbers: Iterable[int]) -> Iterator[tuple[int, int]]:
         yield first, last
 
 
-def _unknown(c, key, icmp_type, code, src, dst, frames, count) -> None:
-    known = load_knowledge_base().icmp_types.get(icmp_type)
-    finding(
+def _unknown(kb: KnowledgeBase, api: RuleApi, c, key, icmp_type, code, src, dst, frames,
+             count) -> None:
+    known = kb.icmp_types.get(icmp_type)
+    api.finding(
         c, UNKNOWN, key, "icmp.unknown-type", src=src, dst=dst, reporter=src, proto="icmp",
         frames=frames, count=count,
         details={"type": icmp_type, "code": code,

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from durable.lang import c, m, when_all
-from netwhy.expert.facts import evidence
-from netwhy.expert.registry import register
 
-POINTER = register(
-    "parameter-problem.pointer",
-    "Name the IPv4 header field at the octet the pointer gives (RFC 791 layout)",
-    ("icmp.parameter-problem",),
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("parameter-problem.pointer",
+         "Name the IPv4 header field at the octet the pointer gives (RFC 791 layout)",
+         ("icmp.parameter-problem",)),
 )
+POINTER, = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "pointer": ("int", "parameter problem: octet offset the pointer names"),
+    "pointer_field": ("string", "the IP header field at that offset (e.g. options, ttl)"),
+}
 # Octet offset in the IPv4 header -> field (RFC 791, figure 4); 20 and beyond are options.
 IPV4_FIELDS = (
     ("version-ihl", 1), ("tos", 1), ("total-length", 2), ("identification", 2),
@@ -28,7 +36,8 @@ def field_at(pointer: int) -> str:
     return "options"
 
 
-def define() -> None:
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    evidence = api.evidence
     @when_all(
         c.finding << (m.kind == "finding") & (m.condition == "icmp.parameter-problem"),
         c.error << (m.kind == "error") & (m.key == c.finding.origin),

@@ -4,29 +4,34 @@ as the same datagram passing again with less TTL or as a normal datagram running
 from __future__ import annotations
 
 from durable.lang import c, m, when_all
-from netwhy.expert.facts import evidence, finding
-from netwhy.expert.registry import register
-from netwhy.kb import load_knowledge_base
 
-TRACEROUTE = register(
-    "time-exceeded.traceroute",
-    "Time-exceeded answers to traceroute probes: a path, not a fault",
-    ("icmp.ttl-exceeded",),
+from netwhy.expert.registry import Rule
+from netwhy.expert.rule_api import RuleApi
+from netwhy.kb import KnowledgeBase
+
+RULES = (
+    Rule("time-exceeded.traceroute",
+         "Time-exceeded answers to traceroute probes: a path, not a fault",
+         ("icmp.ttl-exceeded",)),
+    Rule("traceroute.final-hop",
+         "A port unreachable for a traceroute probe from its destination: the trace arrived",
+         ("icmp.unreachable.port",)),
+    Rule("time-exceeded.normal-ttl-ran-out",
+         "A datagram that left with an ordinary TTL ran out of it: it went round a loop",
+         ("icmp.routing-loop",)),
+    Rule("routing-loop.sighting",
+         "The same datagram passes the capture point again and again, each time with less TTL",
+         ("icmp.routing-loop",)),
 )
-FINAL_HOP = register(
-    "traceroute.final-hop",
-    "A port unreachable for a traceroute probe from its destination: the trace arrived",
-    ("icmp.unreachable.port",),
-)
-LOOP_BY_TTL = register(
-    "time-exceeded.normal-ttl-ran-out",
-    "A datagram that left with an ordinary TTL ran out of it: it went round a loop",
-    ("icmp.routing-loop",),
-)
-LOOP_SEEN = register(
-    "routing-loop.sighting",
-    "The same datagram passes the capture point again and again, each time with less TTL",
-    ("icmp.routing-loop",),
+TRACEROUTE, FINAL_HOP, LOOP_BY_TTL, LOOP_SEEN = (rule.id for rule in RULES)
+# What these rules attach to a finding for the knowledge base's `when` clauses.
+FEATURES = {
+    "origin_ttl": ("int", "TTL the failed datagram left its source with, when the capture saw it"),
+    "traceroute": ("bool", "the quoted datagrams look like traceroute probes"),
+    "loop_sighting": ("bool", "the same datagram passed the capture point again with a lower TTL"),
+}
+TERMS = (  # evidence terms, weighed in kb/evidence.yaml
+    "traceroute-probe", "traceroute-final-hop",
 )
 # Classic traceroute aims UDP probes at ports 33434 and up (one per probe).
 TRACEROUTE_PORTS = range(33434, 33535)
@@ -36,8 +41,8 @@ _TTL_EXCEEDED = (
 )
 
 
-def define() -> None:
-    kb = load_knowledge_base()
+def define(kb: KnowledgeBase, api: RuleApi) -> None:
+    finding, evidence = api.finding, api.evidence
     min_origin_ttl = kb.threshold("icmp.routing-loop", "min_origin_ttl")
     min_passes = kb.threshold("icmp.routing-loop", "min_passes")
 

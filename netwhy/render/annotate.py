@@ -18,10 +18,10 @@ from pathlib import Path
 
 from netwhy import __version__
 from netwhy.errors import OutputFailed, TsharkMissing
-from netwhy.expert.analyze import Report
 from netwhy.expert.diagnosis import Diagnosis
+from netwhy.expert.report import Report
 from netwhy.render.pcapng_comments import MalformedPcapng, add_comments
-from netwhy.render.text import printable
+from netwhy.text import printable
 
 
 @dataclass(frozen=True)

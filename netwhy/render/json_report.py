@@ -9,9 +9,9 @@ from typing import Any, TextIO
 import orjson
 from packaging.version import Version
 
-from netwhy.expert.analyze import Report
-from netwhy.expert.diagnosis import Diagnosis
-from netwhy.render.text import printable
+from netwhy.expert.diagnosis import Diagnosis, Subject
+from netwhy.expert.report import Report
+from netwhy.text import printable
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -76,13 +76,20 @@ def item_line(item: Diagnosis | dict[str, Any]) -> str:
     writes it several times faster than json's encoder; an item that holds text beyond ASCII
     (an odd byte from a packet) goes through json instead, so that it arrives escaped."""
     try:
-        line = orjson.dumps(item, option=orjson.OPT_NON_STR_KEYS)
+        line = orjson.dumps(item, default=_subject, option=orjson.OPT_NON_STR_KEYS)
         if line.isascii():
             return line.decode("ascii")
     except orjson.JSONEncodeError:
         pass  # text orjson refuses (a lone surrogate): json escapes it
     plain = item.to_dict() if isinstance(item, Diagnosis) else item
     return json.dumps(plain, ensure_ascii=True, separators=(",", ":"))
+
+
+def _subject(value: Any) -> dict[str, Any]:
+    """orjson's hook for the one class in a diagnosis that is not a dataclass."""
+    if isinstance(value, Subject):
+        return value.to_dict()
+    raise TypeError
 
 
 def lines(report: Report) -> Iterator[str]:

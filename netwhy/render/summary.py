@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from netwhy.expert.analyze import Report
 from netwhy.expert.diagnosis import SEVERITY_ORDER
-from netwhy.render.text import printable
+from netwhy.expert.report import Report
+from netwhy.text import printable
 
 HEADINGS = {"error": "Errors", "warning": "Warnings", "note": "Notes", "chat": "Chats"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from netwhy.expert.analyze import Report
 from netwhy.expert.diagnosis import Diagnosis
-from netwhy.render.text import printable
+from netwhy.expert.report import Report
+from netwhy.text import printable
 
 _COLORS = {"error": "\033[1;31m", "warning": "\033[1;33m", "note": "\033[36m", "chat": "\033[2m"}
 _RESET = "\033[0m"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from netwhy.expert.conversations import Conversation
 from netwhy.expert.diagnosis import Diagnosis
-from netwhy.render.text import printable
+from netwhy.expert.report import Conversation
+from netwhy.text import printable
 
 HYPOTHESES_SHOWN = 4
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from netwhy.expert import registry
 from netwhy.expert.registry import ANY_ICMP_CONDITION
 from netwhy.kb import Condition, KnowledgeBase
 from netwhy.site import rst
@@ -130,12 +131,18 @@ def _rules(inputs: KbInputs) -> str:
             serves = ", ".join(rst.doc("/" + page_name(c), inputs.kb.conditions[c].title)
                                for c in rule.conditions if c in inputs.kb.conditions)
         rows.append([f"``{rule.id}``", rst.text(rule.summary), serves])
+    features = [[f"``{name}``", rst.text(kind), rst.text(meaning)]
+                for name, (kind, meaning) in sorted(registry.features().items())]
     return "\n".join([
         rst.heading("Rules"),
-        "Every rule of the expert system, from the registry each rule fills in when it is "
-        "defined (``expert/registry.py``): its id, what it does, and the conditions it "
+        "Every rule of the expert system, from the table of each module in ``expert/rules/`` "
+        "(``expert/registry.py`` finds them): its id, what it does, and the conditions it "
         "serves.\n",
         rst.list_table(["Rule", "What it does", "Serves"], rows, widths=[25, 45, 30]),
+        rst.heading("Features", "-"),
+        "What the rules attach to a finding, as each rule module declares it: a cause's "
+        "``when`` clause in the knowledge base tests one of these.\n",
+        rst.list_table(["Feature", "Type", "Meaning"], features, widths=[25, 10, 65]),
     ])
 
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from netwhy.expert.registry import ANY_ICMP_CONDITION, RuleInfo
-from netwhy.kb import Condition, KnowledgeBase
+from netwhy.expert.registry import Rule
+from netwhy.kb import KnowledgeBase
 from netwhy.site import rst
 from netwhy.site.excerpts import Excerpt
 
@@ -40,7 +40,7 @@ class ScenarioInfo:
 @dataclass(frozen=True)
 class KbInputs:
     kb: KnowledgeBase
-    rules: Sequence[RuleInfo]
+    rules: Sequence[Rule]
     scenarios: Mapping[str, ScenarioInfo]
     excerpts: Mapping[str, Excerpt] | None = None  # None: pages without evidence excerpts
     only: frozenset[str] | None = None  # a report's conditions; None: the whole knowledge base
@@ -59,8 +59,7 @@ class KbInputs:
 def kb_inputs(captures: Path | None, cache: Path | None = None) -> KbInputs:
     """Everything the pages are made of, read now; with `captures`, evidence excerpts from the
     scenario captures in that folder (remembered in `cache`)."""
-    import netwhy.expert.engine  # noqa: F401  (defining the rules registers them)
-    from netwhy.expert.registry import RULES
+    from netwhy.expert.registry import all_rules
     from netwhy.kb import load_knowledge_base
     from netwhy.site.excerpts import excerpts
 
@@ -69,7 +68,7 @@ def kb_inputs(captures: Path | None, cache: Path | None = None) -> KbInputs:
     if captures is not None:
         found = excerpts({c.id: c.scenario for c in kb.conditions.values() if c.scenario},
                          captures, cache)
-    return KbInputs(kb, list(RULES.values()), lab_scenarios(), found)
+    return KbInputs(kb, all_rules(), lab_scenarios(), found)
 
 
 def lab_scenarios() -> dict[str, ScenarioInfo]:
@@ -88,13 +87,3 @@ def page_name(condition_id: str) -> str:
 
 def cause_label(condition_id: str, cause_id: str) -> str:
     return f"kb-{condition_id}-{cause_id}"
-
-
-def rules_for(condition: Condition, rules: Sequence[RuleInfo]) -> list[RuleInfo]:
-    """The rules that serve a condition, by their own metadata: "*" rules serve the conditions
-    matched by ICMP type and code."""
-    return [
-        rule for rule in rules
-        if condition.id in rule.conditions
-        or (ANY_ICMP_CONDITION in rule.conditions and condition.icmp_type is not None)
-    ]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netwhy.expert.registry import RuleInfo
+from netwhy.expert.registry import Rule, rules_for
 from netwhy.kb import Condition
 from netwhy.site import rst
 from netwhy.site.glossary import terms_used
 from netwhy.site.kbindexes import index_pages
-from netwhy.site.kbinputs import SYMPTOMS, KbInputs, cause_label, rules_for
+from netwhy.site.kbinputs import SYMPTOMS, KbInputs, cause_label
 from netwhy.site.theme import badge
 
 
@@ -53,7 +53,8 @@ def condition_page(c: Condition, inputs: KbInputs) -> str:
         out += [rst.heading("Related conditions", "-"), rst.bullets(
             f"{inputs.link(other)} (``{other}``)" for other in c.related)]
     out += [rst.heading("References", "-"), rst.bullets(_reference(r) for r in c.references)]
-    out += [rst.heading("Rules that detect it", "-"), _rules_table(rules_for(c, inputs.rules))]
+    detecting = rules_for(c.id, icmp_matched=c.icmp_type is not None)
+    out += [rst.heading("Rules that detect it", "-"), _rules_table(detecting)]
     out += _evidence(c, inputs)
     out += _reproduce(c, inputs)
     used = terms_used(" ".join([c.meaning, *c.proves, *(x.text for x in c.causes)]))
@@ -127,7 +128,7 @@ def _reference(ref) -> str:
     return f"`{where} <{url}>`__: {rst.text(ref.note)}"
 
 
-def _rules_table(rules: Sequence[RuleInfo]) -> str:
+def _rules_table(rules: Sequence[Rule]) -> str:
     if not rules:
         return "No registered rule serves this condition.\n"
     return rst.list_table(

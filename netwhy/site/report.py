@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from netwhy.expert.analyze import Report
 from netwhy.expert.diagnosis import SEVERITY_ORDER, Diagnosis
-from netwhy.expert.registry import RuleInfo
+from netwhy.expert.registry import Rule
+from netwhy.expert.report import Report
 from netwhy.site import rst
 from netwhy.site.build import build_site, refuse_foreign, write_pages
 from netwhy.site.frames import FrameRow
@@ -168,7 +168,7 @@ def _conversations_table(report: Report, ranks: dict[int, int], with_pages: int)
 
 
 def _diagnosis_page(
-    rank: int, d: Diagnosis, rows: dict[int, FrameRow], rules: dict[str, RuleInfo],
+    rank: int, d: Diagnosis, rows: dict[int, FrameRow], rules: dict[str, Rule],
     inputs: KbInputs,
 ) -> str:
     known = d.condition in inputs.kb.conditions

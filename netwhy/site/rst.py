@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from netwhy.render.text import printable
+from netwhy.text import printable
 
 # \w includes "_", which is markup in reST. White space is no markup, and docutils drops an
 # escaped one (an escaped no-break space alone left an empty list item).

@@ -22,8 +22,9 @@ from netwhy.dissect.facts import (
     UdpConversation,
     UdpFirst,
 )
-from netwhy.expert.analyze import Report, diagnose
+from netwhy.expert.analyze import diagnose
 from netwhy.expert.observations import observe
+from netwhy.expert.report import Report
 from netwhy.kb import KnowledgeBase
 
 from netwhy.render import json_report, terminal

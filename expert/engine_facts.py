@@ -1,18 +1,17 @@
-"""How observations and conclusions look inside the rules engine (plain JSON-able dicts).
+"""Observations as the rules engine takes them: plain JSON-able dicts, one per fact.
 
 Observations enter as kinds `service`, `error`, `echo`, `icmp_query`, `icmp_unknown`,
-`loop_sighting`, `arp_query`, `arp_claim`, `arp_responder`, `arp_announcement` and `arp_asker`.
-Rules conclude `finding` (a condition about a subject, with its frames) and `evidence` (a score
-term and features attached to a finding). Numbers are integers only: durable-rules' JSON
-parser has trouble with some floats, so times are microseconds.
+`loop_sighting`, `attempt`, `arp_query`, `arp_claim`, `arp_responder`, `arp_announcement` and
+`arp_asker`; a rule module may add kinds of its own (`observation_facts` in its module).
+Numbers are integers only: durable-rules' JSON parser has trouble with some floats, so times
+are microseconds. This module only translates; what the facts mean is for the rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from durable.engine import MessageNotHandledException, MessageObservedException
 from netwhy.expert.addresses import is_multicast_or_broadcast, is_sweep, same_subnet
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
@@ -21,7 +20,6 @@ from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
 # engine costs kilobytes per fact, and a scan would otherwise cost gigabytes.
 MAX_ECHO_FACTS = 10_000
 MAX_ATTEMPT_FACTS = 10_000
-MAX_SWEEP_FRAMES = 64
 
 
 def microseconds(seconds: float) -> int:
@@ -111,7 +109,6 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
             "last_ttl": loop.ttls[-1], "frames": list(loop.frames),
         }
     yield from attempt_facts(seen, answered_by)
-    yield from sweep_facts(seen)
     yield from arp_facts(seen.arp, answered_by, seen.end_time)
 
 
@@ -144,23 +141,6 @@ def attempt_facts(
             "arp_unanswered": resolved.get(service.dst) is False,
             "multicast": is_multicast_or_broadcast(service.dst),
         }
-
-
-def sweep_facts(seen: Observations) -> Iterator[dict[str, Any]]:
-    """Port unreachables from one host to one source, counted across ports."""
-    sweeps: dict[tuple[str, str], list[ErrorGroup]] = {}
-    for group in seen.errors.values():
-        if (group.type, group.code, group.proto) == (3, 3, "udp") and group.sender == group.q_dst:
-            sweeps.setdefault((group.q_src, group.q_dst), []).append(group)
-    for (src, dst), groups in sweeps.items():
-        ports = {group.q_dport for group in groups}
-        if len(ports) > 1:
-            frames = sorted(frame for group in groups for frame in group.frames)
-            yield {
-                "kind": "port_sweep", "key": f"sweep:{src}:{dst}", "src": src, "dst": dst,
-                "ports": len(ports), "messages": sum(group.count for group in groups),
-                "frames": frames[:MAX_SWEEP_FRAMES],
-            }
 
 
 def arp_facts(
@@ -214,95 +194,3 @@ def arp_facts(
             "peak": asker.peak, "distinct": len(asker.targets),
             "sequential": is_sweep(asker.targets), "frames": list(asker.frames),
         }
-
-
-def finding(
-    c: Any,
-    rule: str,
-    origin: str,
-    condition: str,
-    *,
-    src: str,
-    dst: str,
-    reporter: str,
-    frames: list[int],
-    proto: str = "",
-    sport: int = -1,
-    dport: int = -1,
-    count: int = 1,
-    details: dict[str, Any] | None = None,
-    features: dict[str, Any] | None = None,
-    tag: str = "",
-) -> str:
-    """Assert a finding about the observation `origin` (its key), from inside a rule's action,
-    with the features its rule saw. Returns the finding's id."""
-    # Two rules (or one rule for two reasons) may find the same condition: both count.
-    fid = f"{condition}@{origin}#{rule}{tag}"
-    fact = {
-        "kind": "finding", "fid": fid, "origin": origin, "condition": condition,
-        "src": src, "dst": dst,
-        "proto": proto, "sport": sport, "dport": dport, "reporter": reporter, "count": count,
-        "frames": list(frames), "details": details or {},
-    }
-    conclude(c, fact)
-    # Into the engine too, without the bulky parts, if a rule may join on it: every finding
-    # made from an ICMP error is joined to that error (icmp_errors.py), others by condition.
-    if condition in JOINED_CONDITIONS or origin.startswith("error:"):
-        assert_distinct(c.assert_fact, {key: value for key, value in fact.items()
-                                        if key not in ("frames", "details")})
-    evidence(c, rule, fid, features=features)
-    return fid
-
-
-def evidence(
-    c: Any,
-    rule: str,
-    fid: str,
-    term: str = "",
-    features: dict[str, Any] | None = None,
-    frames: list[int] | None = None,
-    cid: int = -1,
-    details: dict[str, Any] | None = None,
-    supersedes: bool = False,
-    tag: str = "",
-) -> None:
-    """Assert one piece of evidence about a finding, from inside a rule's action.
-    `supersedes`: a more specific finding replaces this one (a redirect found ignored is
-    reported as icmp.redirect.ignored, not also as icmp.redirect)."""
-    conclude(c, {
-        "kind": "evidence", "eid": f"{fid}/{rule}/{term}/{tag}", "fid": fid, "rule": rule,
-        "term": term, "features": features or {}, "frames": list(frames or []), "cid": cid,
-        "details": details or {}, "supersedes": supersedes,
-    })
-
-
-# Conditions that some rule joins findings on (engine.py reads them from the ruleset).
-JOINED_CONDITIONS: set[str] = set()
-
-# Conclusions of each running session, by session id. Only findings also enter the engine
-# (rules join on them); evidence is final, and durable-rules costs kilobytes per fact.
-CONCLUSIONS: dict[str, list[dict[str, Any]]] = {}
-
-
-def assert_distinct(assert_one: Callable[[dict[str, Any]], Any], fact: dict[str, Any]) -> None:
-    """durable-rules knows a fact by a 32-bit hash of its content: two different facts collide
-    with odds of about n^2 / 2^33 and the second is refused as already observed (a traceback at
-    the top level, a silently aborted action inside a rule). A salt no rule reads fixes it.
-    A fact that no rule tests (a service nobody reported an error about) is refused as not
-    handled: normal, and nothing to keep."""
-    for salt in range(_SALTS):
-        try:
-            assert_one({**fact, "salt": salt} if salt else fact)
-            return
-        except MessageObservedException:
-            continue
-        except MessageNotHandledException:
-            return
-    raise MessageObservedException(fact)
-
-
-_SALTS = 4  # a second collision of the same fact is a one-in-billions event
-
-
-def conclude(c: Any, fact: dict[str, Any]) -> None:
-    CONCLUSIONS[c.s.sid].append(fact)

@@ -1,0 +1,9 @@
+"""IPv4 (RFC 791): the protocol numbers netwhy names (IANA's protocol number registry)."""
+
+from __future__ import annotations
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+PROTO_UDP = 17
+
+PROTOCOL_NAMES = {PROTO_ICMP: "icmp", PROTO_TCP: "tcp", PROTO_UDP: "udp"}
