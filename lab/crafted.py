@@ -73,6 +73,9 @@ CRAFTED = [
     # Routine precedence falls under a router's precedence cut-off.
     Crafted("precedence-cutoff", 15, "precedence below the router's cut-off (HTTP SYN)",
             "tcp", 80),
+    # Linux never names a next hop narrower than IPv4's 68-byte floor.
+    Crafted("bogus-mtu", 4, "fragmentation needed with a next-hop MTU of 40 bytes (DNS query)",
+            "udp", 53, icmp={"nexthopmtu": 40}),
 ]
 
 

@@ -91,3 +91,13 @@ def test_json_lines_hold_what_to_dict_gives() -> None:
         diagnosis = replace(diagnoses[0], summary=odd)
         line = item_line(diagnosis)
         assert line.isascii() and json.loads(line) == diagnosis.to_dict()
+
+
+def test_host_matches_any_of_a_diagnosis_destinations() -> None:
+    # arp.proxy is about two addresses, arp.mask-misconfig about one station's view of both:
+    # --host names one of them and keeps both (it once compared "10.1.2.20, 10.1.3.30").
+    report = explain_json(CAPTURES / "proxy-arp-wide-mask.pcapng", "--host", "10.1.2.20")
+    found = {d["condition"]: d for d in report["diagnoses"]}
+    assert {"arp.proxy", "arp.mask-misconfig"} <= set(found)
+    assert found["arp.proxy"]["subject"]["dst"] == "10.1.2.20, 10.1.3.30"
+    assert found["arp.mask-misconfig"]["evidence"] == [7, 8, 13, 14]

@@ -9,13 +9,9 @@ from pathlib import Path
 
 from netwhy.kb import load_knowledge_base
 
-# Thresholds no code reads yet: the frag-needed rule is to use them, or they leave the YAML.
-# Empty this set as that happens (test_pending_is_still_pending says when).
-PENDING = {
-    ("icmp.unreachable.frag-needed", "min_plausible_mtu"),
-    ("icmp.unreachable.frag-needed", "suspicious_mtu_below"),
-    ("icmp.unreachable.frag-needed", "repeats_for_one_flow"),
-}
+# Thresholds no code reads yet, each with its reason; test_pending_is_still_pending says when
+# one is read or gone.
+PENDING: set[tuple[str, str]] = set()
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dissect", "expert", "kb", "netwhy", "lab")  # everything installed as netwhy.*
