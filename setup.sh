@@ -30,7 +30,7 @@ quietly apt-get install -y -q --no-install-recommends \
     tshark python3 python3-venv python3-dev gcc iproute2 nftables iputils-ping \
     chromium fonts-dejavu-core
 
-python=python3
+python=${PYTHON:-python3}  # PYTHON=python3.12 bash setup.sh picks another interpreter
 if ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))'; then
     # 3.14 removed the asyncio child watchers that pyshark 0.6 calls to start tshark.
     echo "setup: netwhy needs Python 3.11, 3.12 or 3.13; this is $("$python" -V 2>&1)" >&2

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_capture import GENERATOR_VERSION, write_capture
+
 from netwhy.dissect.capture import CaptureReader
 from netwhy.lab.netns import Topology
 

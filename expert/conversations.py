@@ -3,45 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
 
 from netwhy.expert.diagnosis import Diagnosis, Subject
 from netwhy.expert.observations import Observations, ServiceAttempts
-
-# Outcomes that mean the client did not get what it asked for.
-FAILED = frozenset({"refused", "icmp-error", "silent", "answered-then-failed"})
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """One client's attempts at one service (TCP or UDP port) or host (ICMP echo)."""
-
-    subject: Subject
-    outcome: str  # completed, refused, icmp-error, silent, answered-then-failed, no-reply
-    attempts: int
-    replies: int
-    frames: tuple[int, ...]
-    diagnoses: tuple[Diagnosis, ...]  # those that explain it, best first
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome in FAILED
-
-    @property
-    def worst_score(self) -> float:
-        return max((d.score for d in self.diagnoses), default=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "subject": {"src": self.subject.src, "dst": self.subject.dst,
-                        "proto": self.subject.proto, "dport": self.subject.dport},
-            "outcome": self.outcome, "failed": self.failed, "attempts": self.attempts,
-            "replies": self.replies,
-            "first_frame": self.frames[0] if self.frames else None,
-            "last_frame": self.frames[-1] if self.frames else None,
-            "diagnoses": [d.condition for d in self.diagnoses],
-        }
+from netwhy.expert.report import Conversation
 
 
 def conversations(seen: Observations, diagnoses: list[Diagnosis]) -> list[Conversation]:

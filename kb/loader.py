@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from netwhy.errors import KnowledgeBaseError
 from netwhy.kb.model import (
     Cause,
     CauseEvidence,
@@ -20,8 +22,6 @@ from netwhy.kb.model import (
     Remedy,
     Threshold,
 )
-
-from netwhy.errors import KnowledgeBaseError
 
 KB_DIR = Path(__file__).parent
 # libyaml's parser where PyYAML was built with it: a tenth of the pure-Python parser's time.

@@ -20,6 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+from scapy.layers.inet import ICMP, IP, UDP, IPOption_RR, fragment
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
 from netwhy.lab import crafted
 from netwhy.lab.netns import Topology
 from netwhy.lab.scenarios import (
@@ -34,10 +39,6 @@ from netwhy.lab.scenarios import (
     segment,
     traffic,
 )
-from scapy.layers.inet import ICMP, IP, UDP, IPOption_RR, fragment
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet, Raw
-from scapy.utils import checksum
 
 CRAFTED = str(Path(crafted.__file__))
 

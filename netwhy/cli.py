@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from netwhy import __version__
 from netwhy.errors import BadTarget, ExitCode, NetwhyError, NoPermission, TsharkMissing
 from netwhy.expert.diagnosis import SEVERITY_ORDER
-from netwhy.render.text import printable
+from netwhy.text import printable
 
 EXIT_CODES_HELP = "exit status:\n" + "\n".join(
     f"  {code.value:<3} {code.name.lower().replace('_', ' ')}" for code in ExitCode

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netwhy.errors import BadTarget
-from netwhy.expert.conversations import Conversation
+from netwhy.expert.report import Conversation
 
 _ADDRESS = re.compile(r"^(?P<host>[0-9.]+)(?::(?P<port>\d+)(?:/(?P<proto>tcp|udp))?)?$")
 

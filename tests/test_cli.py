@@ -6,9 +6,9 @@ import json
 from dataclasses import replace
 
 from conftest import CAPTURES, PUBLIC, explain_json, run_netwhy
-from netwhy.expert.analyze import analyze
 
 from netwhy.errors import ExitCode
+from netwhy.expert.analyze import analyze
 from netwhy.render.json_report import item_line
 
 SNMP = CAPTURES / "snmp-no-agent.pcapng"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import CAPTURES, PUBLIC, explain_json
+
 from netwhy.kb import load_knowledge_base
 
 CLIENT = "192.0.2.10"

@@ -10,24 +10,16 @@ import sys
 
 import pytest
 
-# Until it moves: the strict xfail turns into a failure the day it passes. An import that
-# fails is an error, not this xfail.
-THROUGH_CONVERSATIONS = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="expert/report.py imports Conversation from expert/conversations.py, which imports "
-           "expert/observations.py and so netwhy.dissect.facts (issue 17: Conversation moves "
-           "into expert/report.py)")
 RENDERERS = [
-    pytest.param(module, marks=THROUGH_CONVERSATIONS) for module in (
-        "netwhy.expert.report",
-        "netwhy.render.annotate",
-        "netwhy.render.json_report",
-        "netwhy.render.summary",
-        "netwhy.render.terminal",
-        "netwhy.render.why",
-        "netwhy.site.report",
-    )
-] + ["netwhy.render.pcapng_comments"]
+    "netwhy.expert.report",
+    "netwhy.render.annotate",
+    "netwhy.render.json_report",
+    "netwhy.render.pcapng_comments",
+    "netwhy.render.summary",
+    "netwhy.render.terminal",
+    "netwhy.render.why",
+    "netwhy.site.report",
+]
 
 
 def loaded_after(module: str) -> list[str]:

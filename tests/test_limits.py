@@ -19,12 +19,12 @@ from conftest import CAPTURES
 sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
 import synthetic
 import verdict
+
 from netwhy.dissect.facts import ArpMessage, IcmpMessage, QuotedDatagram
+from netwhy.errors import ExitCode
 from netwhy.expert import analyze as analyze_module
 from netwhy.expert import arp_observations, observations
 from netwhy.expert.observations import observe
-
-from netwhy.errors import ExitCode
 from netwhy.render import terminal
 
 TIME_LIMIT = 60.0

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from conftest import CAPTURES, PUBLIC
+
 from netwhy.dissect.capture import STREAM_PACKETS
 from netwhy.dissect.tshark import FieldsCapture
-from netwhy.expert.analyze import analyze
-
 from netwhy.errors import TsharkFailed
+from netwhy.expert.analyze import analyze
 from netwhy.render.json_report import as_dict
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))

@@ -13,6 +13,7 @@ import io
 import json
 
 from hypothesis import strategies as st
+
 from netwhy.dissect.facts import (
     ArpMessage,
     Fact,
@@ -26,7 +27,6 @@ from netwhy.expert.analyze import diagnose
 from netwhy.expert.observations import observe
 from netwhy.expert.report import Report
 from netwhy.kb import KnowledgeBase
-
 from netwhy.render import json_report, terminal
 
 POOL = ("192.0.2.10", "192.0.2.20", "192.0.2.1", "203.0.113.1", "198.51.100.20", "0.0.0.0",

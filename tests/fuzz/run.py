@@ -29,6 +29,7 @@ import mutations
 import synthetic
 import verdict
 from hypothesis import HealthCheck, given, seed, settings
+
 from netwhy.kb import load_knowledge_base
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
