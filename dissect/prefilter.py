@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
+from netwhy.dissect.ip import PROTO_TCP, PROTO_UDP
 
 MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and counts the rest
 MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
@@ -470,11 +471,11 @@ def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int,
         # Options (a source route changes the destination tshark keys conversations on),
         # fragments, or odd: tshark judges.
         return True
-    if proto == 6:
+    if proto == PROTO_TCP:
         if total < 34 or end - ip < 34 or mm[ip + 33] & 0x06:  # too short to tell, SYN, RST
             return True
         return sport in _TCP_PORTS or dport in _TCP_PORTS
-    if (proto != 17 or not 8 <= udp_length <= total - 20 or sport in _UDP_PORTS
+    if (proto != PROTO_UDP or not 8 <= udp_length <= total - 20 or sport in _UDP_PORTS
             or dport in _UDP_PORTS):
         return True  # ICMP, tunnels, a bogus UDP length, and anything else
     key = mm[ip + 12:ip + 24]  # addresses and ports, as on the wire
