@@ -149,8 +149,10 @@ class FieldsCapture(pyshark.FileCapture):
         finally:
             if write_end is not None:
                 os.close(stdin)
-        # asyncio offers no public way to a child's pipe; without this one, its size stays.
-        with contextlib.suppress(AttributeError):
+        # asyncio offers no public way to a child's pipe; without this one, its size stays. A
+        # tshark that has already exited has had its pipe closed (Python 3.13: ValueError from
+        # fileno(); 3.11: no transport left): nothing to widen, and its death is read at cleanup.
+        with contextlib.suppress(AttributeError, ValueError):
             _widen(process._transport.get_pipe_transport(1).get_extra_info("pipe").fileno())
         if write_end is not None:
             self._feeder = threading.Thread(target=self._feed, args=(write_end,), daemon=True)
