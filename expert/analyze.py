@@ -144,6 +144,6 @@ def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
     facts += [error_fact(g) for g in groups]
     facts += observation_facts(seen)
     for entry in rule_modules():  # facts a rule module derives for its own rules
-        if hasattr(entry.module, "observation_facts"):
-            facts += entry.module.observation_facts(seen)
+        if entry.observation_facts is not None:
+            facts += entry.observation_facts(seen)
     return assemble(kb, engine.run(facts), services)

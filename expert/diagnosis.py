@@ -19,7 +19,10 @@ class ScoreTerm:
 
 class Subject:
     """Who could not reach what: one source, the destinations and protocols its findings name
-    (a host-wide diagnosis may cover several), and the ports when there is one of each."""
+    (a host-wide diagnosis may cover several), and the ports when there is one of each.
+
+    Not a dataclass: orjson would write a dataclass's fields as they are, and the report's
+    JSON keeps its keys (`dst` and `proto` as shown), which `to_dict` gives."""
 
     __slots__ = ("dport", "dsts", "protos", "sport", "src")
 

@@ -2,19 +2,23 @@
 
 Each module in `expert/rules/` holds one table, `RULES`, of the rules it defines (id, summary,
 the conditions it serves), and declares what its rules may attach to a finding: `FEATURES`, the
-names a knowledge-base `when` clause can test (with their type and meaning, for the docs), and
-`TERMS`, the evidence terms it scores (weighed in `kb/evidence.yaml`). The modules are found by
-listing the folder: adding one edits nothing else.
+names a knowledge-base `when` clause can test that the module owns (with their type and meaning,
+for the docs), `SHARED_FEATURES`, those it attaches too but another module owns (each feature's
+meaning is written once), and `TERMS`, the evidence terms it scores (weighed in
+`kb/evidence.yaml`). A module may also derive facts of its own from the observations
+(`observation_facts`). The modules are found by listing the folder: adding one edits nothing
+else.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 ANY_ICMP_CONDITION = "*"  # the rule serves every condition matched by ICMP type and code
 
@@ -33,16 +37,14 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleModule:
-    """One module of rules: its table and what its rules attach."""
+    """One module of rules: its table, what its rules attach, and the facts it derives."""
 
     module: ModuleType
     rules: tuple[Rule, ...]
-    features: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    features: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # owned here
+    attaches: frozenset[str] = frozenset()  # features its rules attach, owned here or not
     terms: frozenset[str] = frozenset()
-
-    @property
-    def name(self) -> str:
-        return self.module.__name__.rsplit(".", 1)[-1]
+    observation_facts: Callable[[Any], Iterator[dict[str, Any]]] | None = None
 
 
 @cache
@@ -53,12 +55,24 @@ def rule_modules() -> tuple[RuleModule, ...]:
     found = []
     for info in sorted(pkgutil.iter_modules(rules.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{rules.__name__}.{info.name}")
-        found.append(RuleModule(module, tuple(module.RULES), dict(getattr(module, "FEATURES", {})),
-                                frozenset(getattr(module, "TERMS", ()))))
-    ids = [rule.id for entry in found for rule in entry.rules]
-    if len(ids) != len(set(ids)):
-        raise ValueError(f"rules registered twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+        owned = dict(getattr(module, "FEATURES", {}))
+        found.append(RuleModule(
+            module, tuple(module.RULES), owned,
+            frozenset(owned) | frozenset(getattr(module, "SHARED_FEATURES", ())),
+            frozenset(getattr(module, "TERMS", ())), getattr(module, "observation_facts", None)))
+    _refuse_twice("rules", [rule.id for entry in found for rule in entry.rules])
+    _refuse_twice("features", [*ASSEMBLY_FEATURES, *(f for entry in found for f in entry.features)])
+    owned = {*ASSEMBLY_FEATURES, *(f for entry in found for f in entry.features)}
+    unowned = {f for entry in found for f in entry.attaches} - owned
+    if unowned:
+        raise ValueError(f"features no rule module declares: {sorted(unowned)}")
     return tuple(found)
+
+
+def _refuse_twice(what: str, names: list[str]) -> None:
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"{what} declared twice: {twice}")
 
 
 def all_rules() -> list[Rule]:
@@ -67,10 +81,8 @@ def all_rules() -> list[Rule]:
 
 def features() -> dict[str, tuple[str, str]]:
     """Every feature a `when` clause can test, with its type and meaning."""
-    out = dict(ASSEMBLY_FEATURES)
-    for entry in rule_modules():
-        out.update(entry.features)
-    return out
+    return dict(ASSEMBLY_FEATURES, **{name: declared for entry in rule_modules()
+                                      for name, declared in entry.features.items()})
 
 
 def terms() -> frozenset[str]:

@@ -21,7 +21,7 @@ class RuleApi:
         self._declared: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         for entry in modules:
             for rule in entry.rules:
-                self._declared[rule.id] = (frozenset(entry.features), entry.terms)
+                self._declared[rule.id] = (entry.attaches, entry.terms)
         self.joined: frozenset[str] = frozenset()  # conditions some rule joins findings on
         self.sessions: dict[str, list[dict[str, Any]]] = {}
 

@@ -33,6 +33,7 @@ UNANSWERED, HOST_DOWN, PROXY, DUPLICATE, GRATUITOUS, STORM = (rule.id for rule i
 # What these rules attach to a finding for the knowledge base's `when` clauses.
 FEATURES = {
     "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
+    "arp_answered": ("bool", "the destination's MAC address was resolved in the capture"),
     "requests": ("int", "requests sent"),
     "asker_replies_seen": ("bool",
                            "the capture shows ARP replies to this asker (it sees replies at all)"),

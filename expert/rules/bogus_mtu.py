@@ -14,9 +14,8 @@ RULES = (
          ("icmp.unreachable.bogus-mtu",)),
 )
 (BOGUS,) = (rule.id for rule in RULES)
-FEATURES = {
-    "mtu": ("int", "next-hop MTU of a fragmentation-needed error (0: the router did not say)"),
-}
+# Features they attach too, declared by the module that owns them.
+SHARED_FEATURES = ("mtu",)
 
 
 def define(kb: KnowledgeBase, api: RuleApi) -> None:

@@ -25,9 +25,9 @@ FEATURES = {
                            "the destination answered this client otherwise (ping, other ports)"),
     "dst_answers_others": ("bool", "the destination answered other clients"),
     "client_gets_replies": ("bool", "the capture shows replies to this client from anyone"),
-    "arp_answered": ("bool", "the destination's MAC address was resolved in the capture"),
-    "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
 }
+# Features they attach too, declared by the module that owns them.
+SHARED_FEATURES = ("arp_answered", "arp_unanswered")
 
 
 def define(kb: KnowledgeBase, api: RuleApi) -> None:

@@ -23,12 +23,11 @@ OK, NO_REPLY, NEIGHBOURS = (rule.id for rule in RULES)
 # What these rules attach to a finding for the knowledge base's `when` clauses.
 FEATURES = {
     "rtt_ms": ("number", "average echo round-trip time"),
-    "requests": ("int", "requests sent"),
     "partial_replies": ("bool", "some echo requests were answered, others were not"),
-    "arp_answered": ("bool", "the destination's MAC address was resolved in the capture"),
-    "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
     "other_hosts_answer": ("bool", "the same client got answers from other hosts"),
 }
+# Features they attach too, declared by the module that owns them.
+SHARED_FEATURES = ("requests", "arp_answered", "arp_unanswered")
 TERMS = (  # evidence terms, weighed in kb/evidence.yaml
     "target-arp-answered", "target-arp-unanswered", "other-hosts-answer",
 )

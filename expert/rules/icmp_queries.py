@@ -30,11 +30,12 @@ RULES = (
 TIMESTAMP, MASK, UNKNOWN = (rule.id for rule in RULES)
 # What these rules attach to a finding for the knowledge base's `when` clauses.
 FEATURES = {
-    "requests": ("int", "requests sent"),
     "unanswered": ("bool", "a request (timestamp, address mask) got no reply"),
     "mask_disagrees": ("bool", "an address mask reply differs from the mask in use on the segment"),
     "type": ("int", "the ICMP type"),
 }
+# Features they attach too, declared by the module that owns them.
+SHARED_FEATURES = ("requests",)
 
 
 def define(kb: KnowledgeBase, api: RuleApi) -> None:

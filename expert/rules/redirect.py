@@ -28,13 +28,13 @@ FEATURES = {
     "heeded": ("bool", "the redirected station ARPed for the new gateway afterwards"),
     "gateway_is_destination": ("bool", "a redirect names the destination itself as the "
                                        "gateway (it is on-link)"),
-    "code": ("int", "the ICMP code"),
-    "count": ("int", "how many messages of this kind, for this subject"),
     "span_s": ("number", "seconds between the first and last message of the group"),
     "gateway_off_subnet": ("bool", "a redirect's new gateway is not on the receiver's subnet"),
     "sender_not_first_hop": ("bool",
                              "a redirect came from a router the station was not sending through"),
 }
+# Features they attach too, declared by the module that owns them.
+SHARED_FEATURES = ("code", "count")
 TERMS = (  # evidence terms, weighed in kb/evidence.yaml
     "redirect-heeded",
 )

@@ -55,10 +55,14 @@ def add_comments(
     while header := source.read(8):
         if len(header) < 8:
             raise MalformedPcapng("the file ends inside a block header")
-        if struct.unpack("<I", header[:4])[0] == SECTION_HEADER:
+        section = struct.unpack("<I", header[:4])[0] == SECTION_HEADER  # the same either way
+        if section:  # its byte-order magic says how to read its length and what follows
             magic = source.read(4)
             endian = _section_byte_order(magic)
-            block_type, length = struct.unpack(endian + "II", header)
+        block_type, length = struct.unpack(endian + "II", header)
+        if length < (SECTION_HEADER_FIXED + 12 if section else 12) or length % 4:
+            raise MalformedPcapng(f"a block of {length} bytes")
+        if section:
             body = magic + _read(source, length - 12)
             # Comments lengthen the section: its length becomes "not given" (-1), as editcap's is.
             body = body[:8] + UNKNOWN_SECTION_LENGTH + body[16:]
@@ -67,9 +71,6 @@ def add_comments(
             _write_block(target, endian, block_type,
                          _with_comments(endian, body, SECTION_HEADER_FIXED, texts))
             continue
-        block_type, length = struct.unpack(endian + "II", header)
-        if length < 12 or length % 4:
-            raise MalformedPcapng(f"a block of {length} bytes")
         if block_type not in FRAME_BLOCKS:
             target.write(header)
             _copy(source, target, length - 8)
