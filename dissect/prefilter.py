@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netwhy.children import bound
 from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
 from netwhy.dissect.ip import PROTO_TCP, PROTO_UDP
 
@@ -68,7 +69,7 @@ class Gate:
                 if handle.read(2) == b"\x1f\x8b":
                     return  # gzip: tshark reads it, the walk does not
             self._process = subprocess.Popen(
-                [str(capinfos), "-T", "-t", "-r", str(path)], stdout=subprocess.PIPE,
+                bound([str(capinfos), "-T", "-t", "-r", str(path)]), stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, text=True, errors="replace")
         except OSError:
             pass

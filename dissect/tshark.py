@@ -23,6 +23,7 @@ from packaging.version import Version
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkVersionException, get_tshark_version
 
+from netwhy.children import bound
 from netwhy.dissect import fields
 from netwhy.errors import TsharkMissing
 
@@ -129,7 +130,7 @@ class FieldsCapture(pyshark.FileCapture):
         return parameters
 
     async def _get_tshark_process(self, packet_count=None, stdin=None):
-        parameters = [self._known_path, "-n", "-T", "tabs", *self.get_parameters()]
+        parameters = bound([self._known_path, "-n", "-T", "tabs", *self.get_parameters()])
         write_end = None
         if self._feed is not None:
             stdin, write_end = os.pipe()

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netwhy.children import bound
 from netwhy.dissect.prefilter import Counted, Prefilter, Stream, write_all
 from netwhy.errors import TsharkFailed
 
@@ -83,8 +84,9 @@ class PrefilterWorker:
         self._socket, theirs = socket.socketpair()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "netwhy.dissect.worker", str(self.path),
-                 str(self.stream_packets), str(theirs.fileno()), str(self._notes.fileno())],
+                bound([sys.executable, "-m", "netwhy.dissect.worker", str(self.path),
+                       str(self.stream_packets), str(theirs.fileno()),
+                       str(self._notes.fileno())]),
                 pass_fds=(theirs.fileno(), self._notes.fileno()),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
