@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pyshark.capture.capture import TSharkCrashException
 
-from netwhy.dissect.facts import CaptureSummary, Fact
+from netwhy.dissect.facts import CaptureSummary, Fact, Unanalysed
 from netwhy.dissect.prefilter import Gate, Prefilter, Stream
 from netwhy.dissect.rows import Rows, TsharkEnd
 from netwhy.dissect.tshark import FieldsCapture, tshark_path, tshark_version
@@ -95,6 +95,7 @@ class CaptureReader:
     def facts(self) -> Iterator[Fact]:
         state = Rows()
         packets = None
+        withheld_ipv6 = 0  # IPv6 records the prefilter kept from tshark: counted there
         chooser, runs = self._judged_start()
         if chooser is not None:
             handed = 0  # records the prefilter chose, which tshark counts too
@@ -114,12 +115,13 @@ class CaptureReader:
                 chooser.close()
             # The prefilter counts the records it walked; tshark, also those handed as they are.
             packets = chooser.packets + state.packets - handed
+            withheld_ipv6 = chooser.withheld.ipv6
         else:
             self.streams = 1
             capture = FieldsCapture(self.path, self._tshark, self._version)
             yield from state.stream(None, self._lines(state, capture))
         yield from state.conversations()
-        self.summary = _summary(state, str(self._version), self.path, packets)
+        self.summary = _summary(state, str(self._version), self.path, packets, withheld_ipv6)
 
     def _judged_start(self) -> tuple[Prefilter | PrefilterWorker | None, list[_Run]]:
         """The prefilter and its first stream, if the Gate lets the prefilter read the file.
@@ -197,7 +199,8 @@ def _addresses(key: bytes) -> tuple[str, int, str, int]:
             socket.inet_ntoa(key[4:8]), key[10] << 8 | key[11])
 
 
-def _summary(state: Rows, version: str, path: Path, packets: int | None) -> CaptureSummary:
+def _summary(state: Rows, version: str, path: Path, packets: int | None,
+             withheld_ipv6: int) -> CaptureSummary:
     errors = [line for end in state.ends for line in end.stderr_lines]
     problem = _file_problem(errors)
     packets = state.packets if packets is None else packets
@@ -213,7 +216,10 @@ def _summary(state: Rows, version: str, path: Path, packets: int | None) -> Capt
         raise NotACapture(f"{path}: not a capture tshark can read: {problem}")
     if packets == 0 and problem is None:
         raise EmptyCapture(f"{path}: capture holds no packets")
-    return CaptureSummary(packets=packets, tshark_version=version, truncated=problem)
+    seen = state.unanalysed
+    unanalysed = Unanalysed(seen.ipv6 + withheld_ipv6, seen.cut, seen.other)
+    return CaptureSummary(packets=packets, tshark_version=version, truncated=problem,
+                          unanalysed=unanalysed)
 
 
 def _unreadable(problem: str, packets: int) -> bool:

@@ -101,12 +101,26 @@ class UdpConversation:
 
 
 @dataclass(frozen=True, slots=True)
+class Unanalysed:
+    """Packets no rule can judge, by reason (each packet counts under one)."""
+
+    ipv6: int = 0  # IPv6: ICMPv6, neighbour discovery, TCP and UDP over IPv6 (issue 21)
+    cut: int = 0  # IPv4 or ARP cut by the snap length before the fields the rules read
+    other: tuple[tuple[str, int], ...] = ()  # neither IP nor ARP: tshark's name, packets
+
+    @property
+    def others(self) -> int:
+        return sum(count for _, count in self.other)
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureSummary:
     """What the whole pass saw, known only once tshark has finished."""
 
     packets: int
     tshark_version: str
     truncated: str | None = None  # tshark's own words when the file ended early or was damaged
+    unanalysed: Unanalysed = Unanalysed()
 
 
 Fact = IcmpMessage | ArpMessage | TcpControl | UdpFirst | UdpConversation

@@ -7,6 +7,8 @@ counted, by tshark's own conversation and I/O taps in the same pass.
 
 from __future__ import annotations
 
+from netwhy.dissect.ip import PROTO_ICMP, PROTO_TCP, PROTO_UDP
+
 # Row layout: one tab-separated column per field. A field that occurs twice (the outer header and
 # the copy quoted inside an ICMP error) prints as "outer,quoted".
 FIELDS: tuple[str, ...] = (
@@ -81,10 +83,24 @@ DISABLED_PROTOCOLS: tuple[str, ...] = (
     "syslog", "mbtcp", "ftp", "smtp", "imap", "pop", "bittorrent",
 )
 
-# Taps printed after the rows, in the same pass: per-conversation UDP counts, and the protocol
+# The packets no rule can judge: neither IPv4 nor ARP (IPv6, until issue 21; STP, LLDP and
+# other protocols), and IPv4 or ARP that the capture's snap length cut before the fields netwhy
+# reads: ARP without its addresses, an IP header without its addresses, a first fragment
+# without its ICMP type and code, TCP flags or UDP header. An ICMP error's quoted TCP or UDP
+# header is short by nature, hence `not icmp` there. tshark's own fields judge, so that a file
+# read in one pass and one read through the prefilter are judged alike.
+_CUT_TRANSPORT = (f"(ip.proto == {PROTO_TCP} and not tcp.flags)"
+                  f" or (ip.proto == {PROTO_UDP} and not udp.length)")
+_CUT_FIRST = f"(ip.proto == {PROTO_ICMP} and not icmp.code) or (not icmp and ({_CUT_TRANSPORT}))"
+_CUT = (f"(arp and not arp.dst.proto_ipv4) or (ip and not ip.dst)"
+        f" or (ip.frag_offset == 0 and ({_CUT_FIRST}))")
+NOT_ANALYSED = f"not (ip or arp) or (_ws.short and ({_CUT}))"
+
+# Taps printed after the rows, in the same pass: per-conversation UDP counts, the protocol
 # hierarchy whose top-level lines add up to the packet total (io,stat prints no row for a
-# capture whose packets all share one timestamp).
-TAPS: tuple[str, ...] = ("conv,udp", "io,phs")
+# capture whose packets all share one timestamp), and the hierarchy of the packets no rule can
+# judge, which names their protocols (rows.py sorts them by reason).
+TAPS: tuple[str, ...] = ("conv,udp", "io,phs", f"io,phs,{NOT_ANALYSED}")
 
 # Ports whose payload tshark opens into whole packets again (tunnels, mirrors, samplers): the
 # packets inside may be ICMP, ARP or a SYN, so the prefilter hands every such datagram or

@@ -6,7 +6,8 @@ hands tshark only what its display filter could let through (ICMP, ARP, TCP segm
 or reset a connection, the first datagram of each UDP conversation) and everything it cannot
 classify for certain (other link types and encapsulations, fragments, IP options, tunnels).
 The UDP datagrams it keeps from tshark it counts itself, per conversation, for the same
-figures tshark's conversation tap gives.
+figures tshark's conversation tap gives; the IPv6 packets it keeps from tshark (which no rule
+reads yet) it counts too, for the report's note on what netwhy did not analyse.
 
 tshark reads the chosen records through a pipe, in streams of at most `stream_packets`
 records: a fresh tshark per stream keeps its memory flat however long the capture. A stream
@@ -32,9 +33,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netwhy.children import bound
+from netwhy import children
+from netwhy.dissect.ethernet import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN
 from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
-from netwhy.dissect.ip import PROTO_TCP, PROTO_UDP
+from netwhy.dissect.ip import PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
 
 MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and counts the rest
 MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
@@ -68,8 +70,8 @@ class Gate:
             with open(path, "rb") as handle:
                 if handle.read(2) == b"\x1f\x8b":
                     return  # gzip: tshark reads it, the walk does not
-            self._process = subprocess.Popen(
-                bound([str(capinfos), "-T", "-t", "-r", str(path)]), stdout=subprocess.PIPE,
+            self._process = children.popen(
+                [str(capinfos), "-T", "-t", "-r", str(path)], stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, text=True, errors="replace")
         except OSError:
             pass
@@ -149,6 +151,14 @@ class UdpCount:
 Counted = tuple[bytes, int, int, int, int]
 
 
+@dataclass(slots=True)
+class Withheld:
+    """Records kept from tshark that no rule reads either: tshark's display filter would have
+    dropped them, and its taps count everything else netwhy does not analyse."""
+
+    ipv6: int = 0  # ICMPv6, TCP and UDP over IPv6
+
+
 class Prefilter:
     """Walks one capture: each `feed` writes the next stream's records into a pipe, noting
     their frames in a Stream."""
@@ -159,6 +169,7 @@ class Prefilter:
         self._stream_packets = stream_packets
         self.packets = 0  # records walked (frames)
         self.udp: dict[bytes, UdpCount] = {}  # key: src, dst, sport, dport of the first datagram
+        self.withheld = Withheld()
         self._offset = 0
         self._released = 0
         self._first_ns: int | None = None
@@ -245,7 +256,7 @@ class Prefilter:
         mm, size = self._mm, len(self._mm)
         record = struct.Struct(self._order + "IIII")
         unpack = record.unpack_from
-        wanted = _classifier(self._link, self.udp)
+        wanted = _classifier(self._link, self.udp, self.withheld)
         scale, frames = self._scale, stream.frames
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
@@ -292,7 +303,7 @@ class Prefilter:
         epb = struct.Struct(order + "IIII").unpack_from  # interface, time high, low, length
         trailer = struct.Struct(order + "I").unpack_from
         frames, interfaces = stream.frames, self._interfaces
-        classifiers = [_classifier(link, self.udp) for link, *_ in interfaces]
+        classifiers = [_classifier(link, self.udp, self.withheld) for link, *_ in interfaces]
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
         try:
@@ -331,7 +342,7 @@ class Prefilter:
                         return
                     described = self._interface(offset, length)
                     interfaces.append(described)
-                    classifiers.append(_classifier(described[0], self.udp))
+                    classifiers.append(_classifier(described[0], self.udp, self.withheld))
                     self._header += mm[offset:end]
                     out += mm[offset:end]
                 elif kind not in (_ISB, _NRB, _DSB):
@@ -404,44 +415,47 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
 Classifier = Callable[[mmap.mmap, int, int, int], bool]
 
 
-def _classifier(link: int, udp: dict[bytes, UdpCount]) -> Classifier:
+def _classifier(link: int, udp: dict[bytes, UdpCount], withheld: Withheld) -> Classifier:
     """A function telling whether tshark must see a record (data at `start`, `length` bytes
-    captured, at `time_ns` from the capture's first record), counting the UDP datagrams it
-    keeps from tshark."""
+    captured, at `time_ns` from the capture's first record), counting the UDP datagrams and
+    the IPv6 packets it keeps from tshark."""
     if link == _ETHERNET:
+        ipv4 = ETHERTYPE_IPV4  # a closure's cell: quicker than a global, record after record
+
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             if length < 42:
                 return True
             header = _ETHERNET_IPV4_HEADER(mm, start)
-            if header[0] == 0x0800:
+            if header[0] == ipv4:
                 return _transport(mm, start + 14, start + length, header, time_ns, udp)
             kind = mm[start + 12:start + 14]
-            if kind == b"\x81\x00":  # one 802.1Q tag
+            if kind == _VLAN_TYPE:  # one 802.1Q tag
                 return _network(mm, mm[start + 16:start + 18], start + 18, start + length,
-                                time_ns, udp)
-            return _network(mm, kind, start + 14, start + length, time_ns, udp)
+                                time_ns, udp, withheld)
+            return _network(mm, kind, start + 14, start + length, time_ns, udp, withheld)
     elif link == _SLL:
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             return length < 36 or _network(mm, mm[start + 14:start + 16], start + 16,
-                                           start + length, time_ns, udp)
+                                           start + length, time_ns, udp, withheld)
     elif link == _SLL2:
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             return length < 40 or _network(mm, mm[start:start + 2], start + 20,
-                                           start + length, time_ns, udp)
+                                           start + length, time_ns, udp, withheld)
     elif link in (_RAW, _IPV4, _IPV6):
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             if length < 20:
                 return True
             version = mm[start] >> 4
             kind = _IPV4_TYPE if version == 4 else _IPV6_TYPE if version == 6 else b""
-            return _network(mm, kind, start, start + length, time_ns, udp)
+            return _network(mm, kind, start, start + length, time_ns, udp, withheld)
     else:
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             return True
     return network
 
 
-_IPV4_TYPE, _IPV6_TYPE = b"\x08\x00", b"\x86\xdd"
+_IPV4_TYPE, _IPV6_TYPE, _VLAN_TYPE = (kind.to_bytes(2, "big") for kind in (
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN))
 # An IPv4 header without options and the first six bytes after it: version and header length,
 # total length, flags and fragment offset, protocol, addresses, ports, UDP length; behind an
 # Ethernet header, with the EtherType first.
@@ -451,12 +465,15 @@ _TCP_PORTS, _UDP_PORTS = FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
 
 
 def _network(mm: mmap.mmap, kind: bytes, ip: int, end: int, time_ns: int,
-             udp: dict[bytes, UdpCount]) -> bool:
+             udp: dict[bytes, UdpCount], withheld: Withheld) -> bool:
     if kind == _IPV4_TYPE:
         return _ipv4(mm, ip, end, time_ns, udp)
     if kind == _IPV6_TYPE:
-        return _ipv6(mm, ip, end)
-    return True  # ARP, and everything netwhy does not read
+        if _ipv6(mm, ip, end):
+            return True
+        withheld.ipv6 += 1
+        return False
+    return True  # ARP, and everything netwhy does not read (tshark's tap counts it)
 
 
 def _ipv4(mm: mmap.mmap, ip: int, end: int, time_ns: int, udp: dict[bytes, UdpCount]) -> bool:
@@ -501,11 +518,11 @@ def _ipv6(mm: mmap.mmap, ip: int, end: int) -> bool:
     """netwhy reads IPv4 only: IPv6 TCP, UDP and ICMPv6 never pass tshark's filter, unless
     they carry frames or IPv4 packets in them."""
     if end - ip < 44:
-        return True
+        return True  # cut short, or odd: tshark judges
     nxt = mm[ip + 6]
-    if nxt == 58:
+    if nxt == PROTO_ICMPV6:
         return False
-    if nxt not in (6, 17):
+    if nxt not in (PROTO_TCP, PROTO_UDP):
         return True
-    ports = _TCP_PORTS if nxt == 6 else _UDP_PORTS
+    ports = _TCP_PORTS if nxt == PROTO_TCP else _UDP_PORTS
     return (mm[ip + 40] << 8 | mm[ip + 41]) in ports or (mm[ip + 42] << 8 | mm[ip + 43]) in ports

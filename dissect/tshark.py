@@ -142,6 +142,7 @@ class FieldsCapture(pyshark.FileCapture):
                 stderr=asyncio.subprocess.PIPE,
                 stdin=stdin,
                 limit=OUTPUT_AHEAD_BYTES // 2,  # asyncio stops reading at twice the limit
+                start_new_session=True,  # see netwhy.children
             )
         except BaseException:
             if write_end is not None:

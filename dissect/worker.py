@@ -9,7 +9,8 @@ there by the time tshark's row for its frame reaches netwhy.
 
 The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, FIRST n followed
 by n bytes (the capture's first record's time in nanoseconds, as text: odd captures hold times
-beyond 64 bits), TAIL frame, END packets done (after each stream), and, after the last stream,
+beyond 64 bits), TAIL frame, END packets done ipv6 (after each stream: records walked, whether
+the walk is done, IPv6 records kept from tshark), and, after the last stream,
 the conversations the worker counted: UDP n followed by n bytes (a few thousand of them,
 each a 12-byte key and four 64-bit integers: datagrams forward and backward, earliest and latest
 time), as often as it takes, then UDP_DONE.
@@ -31,13 +32,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netwhy.children import bound
-from netwhy.dissect.prefilter import Counted, Prefilter, Stream, write_all
+from netwhy import children
+from netwhy.dissect.prefilter import Counted, Prefilter, Stream, Withheld, write_all
 from netwhy.errors import TsharkFailed
 
 _FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE = 1, 2, 3, 4, 5, 6
 _UDP_BATCH = 4096  # conversations per UDP note
-_PAIR = struct.Struct("<qq")
+_PAIR = struct.Struct("<qq")  # a note's tag and value; END's last two values
 _COUNTED = struct.Struct("<12sqqqq")
 _WAIT_S = 0.0005
 
@@ -71,6 +72,7 @@ class PrefilterWorker:
     path: Path
     stream_packets: int
     packets: int = 0
+    withheld: Withheld = field(default_factory=Withheld)
     udp: list[bytes] = field(default_factory=list)  # UDP notes' bodies, as written
 
     def __post_init__(self) -> None:
@@ -83,10 +85,9 @@ class PrefilterWorker:
         self._unended: collections.deque[RemoteStream] = collections.deque()
         self._socket, theirs = socket.socketpair()
         try:
-            self._process = subprocess.Popen(
-                bound([sys.executable, "-m", "netwhy.dissect.worker", str(self.path),
-                       str(self.stream_packets), str(theirs.fileno()),
-                       str(self._notes.fileno())]),
+            self._process = children.popen(
+                [sys.executable, "-m", "netwhy.dissect.worker", str(self.path),
+                 str(self.stream_packets), str(theirs.fileno()), str(self._notes.fileno())],
                 pass_fds=(theirs.fileno(), self._notes.fileno()),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
@@ -168,13 +169,14 @@ class PrefilterWorker:
             self._read_at += _PAIR.size + size
             return True
         if tag == _END:
-            rest = os.pread(fd, 8, self._read_at + _PAIR.size)
-            if len(rest) < 8:
+            rest = os.pread(fd, _PAIR.size, self._read_at + _PAIR.size)
+            if len(rest) < _PAIR.size:
                 return False
-            self.packets, self._done = value, bool(struct.unpack("<q", rest)[0])
+            done, self.withheld.ipv6 = _PAIR.unpack(rest)
+            self.packets, self._done = value, bool(done)
             stream.ended = True
             self._unended.popleft()
-            self._read_at += _PAIR.size + 8
+            self._read_at += 2 * _PAIR.size
             return True
         if tag == _TAIL:
             stream.tail_from = value
@@ -223,7 +225,7 @@ def main() -> None:
                 return  # netwhy closed its end: it has stopped
             chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
             write_all(int(notes), _PAIR.pack(_END, chooser.packets)
-                   + struct.pack("<q", chooser.done()))
+                      + _PAIR.pack(chooser.done(), chooser.withheld.ipv6))
         conversations = chooser.counted()
         while batch := list(itertools.islice(conversations, _UDP_BATCH)):
             counts = b"".join(_COUNTED.pack(*conversation) for conversation in batch)

@@ -96,6 +96,7 @@ class Asker:
     peak: int = 0  # most requests inside one window
     peak_time: float = 0.0
     targets: set[str] = field(default_factory=set)
+    more_targets: bool = False  # asked for more distinct addresses than `targets` keeps
     frames: list[int] = field(default_factory=list)
     window: deque[float] = field(default_factory=deque)
 
@@ -191,6 +192,8 @@ class ArpObservations:
         asker.requests += 1
         if len(asker.targets) < MAX_TARGETS_KEPT:
             asker.targets.add(arp.target_ip)
+        elif arp.target_ip not in asker.targets:
+            asker.more_targets = True
         window = asker.window
         window.append(arp.time)
         while window and window[0] <= arp.time - self.window_s:

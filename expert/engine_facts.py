@@ -191,6 +191,6 @@ def arp_facts(
         yield {
             "kind": "arp_asker", "key": f"asker:{asker.mac}",
             "mac": asker.mac, "ip": asker.ip, "requests": asker.requests,
-            "peak": asker.peak, "distinct": len(asker.targets),
+            "peak": asker.peak, "distinct": len(asker.targets), "more": asker.more_targets,
             "sequential": is_sweep(asker.targets), "frames": list(asker.frames),
         }

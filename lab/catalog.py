@@ -4,6 +4,7 @@ from netwhy.lab import (  # noqa: F401  (they register on import)
     arp_scenarios,
     conversation_scenarios,
     icmp_scenarios,
+    ipv6_scenarios,
 )
 from netwhy.lab.scenarios import SCENARIOS, Scenario
 

@@ -19,12 +19,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from netwhy import children
+
 # dumpcap prints "Capturing on" a little before the socket really captures (measured: < 50 ms),
 # and hands packets over in blocks, so stopping it right after the last packet can lose them.
 CAPTURE_SETTLE_S = 0.5
 CAPTURE_GRACE_S = 1.0
 
 _topology_numbers = itertools.count()
+# Interfaces made after these are set inherit them (add_namespace, ipv6=True).
+_QUIET_IPV6 = {"accept_dad": "0", "router_solicitations": "0",
+               "mldv1_unsolicited_report_interval": "0", "mldv2_unsolicited_report_interval": "0"}
 
 
 class Topology:
@@ -48,13 +53,20 @@ class Topology:
 
     # --- building -------------------------------------------------------------------------
 
-    def add_namespace(self, name: str) -> None:
-        """Create namespace ``name`` with loopback up and IPv6 off (no IPv6 chatter in captures)."""
+    def add_namespace(self, name: str, ipv6: bool = False) -> None:
+        """Create namespace ``name`` with loopback up and IPv6 off (no IPv6 chatter in captures).
+        ``ipv6``: IPv6 on, but quiet: no duplicate address detection or router solicitations,
+        and the multicast listener reports of a new interface sent at once, so that none is
+        still due when the capture starts."""
         full = self.prefix + name
         _run(["ip", "netns", "add", full])
         self._namespaces[name] = full
-        self.sysctl(name, "net.ipv6.conf.all.disable_ipv6", "1")
-        self.sysctl(name, "net.ipv6.conf.default.disable_ipv6", "1")
+        if ipv6:
+            for key, value in _QUIET_IPV6.items():
+                self.sysctl(name, f"net.ipv6.conf.default.{key}", value)
+        else:
+            self.sysctl(name, "net.ipv6.conf.all.disable_ipv6", "1")
+            self.sysctl(name, "net.ipv6.conf.default.disable_ipv6", "1")
         self.ip(name, "link", "set", "lo", "up")
 
     def link(self, a: str, a_if: str, b: str, b_if: str, mtu: int | None = None) -> None:
@@ -121,7 +133,7 @@ class Topology:
 
         The process gets stdin/stdout pipes (for interactive helpers) and is killed at teardown.
         """
-        proc = subprocess.Popen(
+        proc = children.popen(  # ends with netwhy, even after SIGKILL
             self._exec(ns, args),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -49,6 +49,7 @@ class Scenario:
     errors: tuple[tuple[int, int], ...]  # ICMP error (type, code) pairs the capture must hold
     made_by: str  # "kernel" or "scapy"
     run: Run  # writes the capture(s) to the given path, returns every file written
+    notes: tuple[str, ...] = ()  # words the report's notes must hold (what it did not analyse)
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -62,14 +63,16 @@ def scenario(
     errors: tuple[tuple[int, int], ...] = (),
     conditions: tuple[str, ...] = (),
     made_by: str = "kernel",
+    notes: tuple[str, ...] = (),
 ) -> Callable[[Run], Run]:
     """Register a scenario. ``code`` is shorthand for the ICMP error 3/code; ``errors`` lists
-    any (type, code) pairs; the capture must hold exactly those ICMP errors."""
+    any (type, code) pairs; the capture must hold exactly those ICMP errors. ``notes``: words
+    that some note of the report must hold."""
 
     def register(run: Run) -> Run:
         expected = errors + (((3, code),) if code is not None else ())
         names = conditions + ((condition,) if condition is not None else ())
-        SCENARIOS[name] = Scenario(name, description, names, expected, made_by, run)
+        SCENARIOS[name] = Scenario(name, description, names, expected, made_by, run, notes)
         return run
 
     return register

@@ -26,7 +26,8 @@ def say(text: str) -> None:
 
 def udp_client(args: argparse.Namespace) -> None:
     """Send one datagram per hex line on stdin from one connected socket; report each outcome."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in args.dst else socket.AF_INET,
+                         socket.SOCK_DGRAM)
     if args.df:
         sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
     if args.ssrr:

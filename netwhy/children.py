@@ -8,6 +8,10 @@ signal: the kernel sends it SIGTERM when the netwhy thread that started it is go
   `bound(argv)`: util-linux's `setpriv --pdeathsig TERM` sets the signal, then execs the
   program under the same process id. (A preexec_fn would do the same in Python, but Python
   warns that it may deadlock in a process with threads, and netwhy has threads.)
+- They run in a session of their own: a Ctrl-C at the terminal, or a signal to netwhy's
+  process group, reaches netwhy alone, which decides how its children end. `popen` and `run`
+  (subprocess's, with both) also keep a list, so that `stop_all()` can end them at once when a
+  signal arrives, before anything waits for them.
 - Processes forked without exec (Sphinx's parallel workers) get it from `bind_forks()`; they
   also ignore Ctrl-C, which the terminal sends to the whole process group: netwhy itself
   answers it, and they end with netwhy.
@@ -20,7 +24,11 @@ import ctypes
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _SETPRIV = shutil.which("setpriv")
@@ -31,6 +39,44 @@ def bound(argv: Sequence[str]) -> list[str]:
     if _SETPRIV is None:
         return list(argv)
     return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
+
+
+_RUNNING: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
+
+
+def popen(argv: Sequence[str], **options: Any) -> subprocess.Popen:
+    """subprocess.Popen for a child bound to netwhy, in its own session."""
+    process = subprocess.Popen(bound(argv), start_new_session=True, **options)
+    _RUNNING.add(process)
+    return process
+
+
+def run(argv: Sequence[str], *, input: Any = None, timeout: float | None = None,
+        capture_output: bool = False, **options: Any) -> subprocess.CompletedProcess:
+    """subprocess.run for a child bound to netwhy, in its own session."""
+    if capture_output:
+        options.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if input is not None:
+        options["stdin"] = subprocess.PIPE
+    with popen(argv, **options) as process:
+        try:
+            out, err = process.communicate(input, timeout)
+        except BaseException:
+            process.kill()
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(list(argv), process.returncode, out, err)
+
+
+def stop_all() -> None:
+    """Kill every child still running (those of `popen`, and forked workers)."""
+    for process in list(_RUNNING):
+        if process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+    if "multiprocessing" in sys.modules:  # Sphinx's parallel workers, if it started any
+        for worker in sys.modules["multiprocessing"].active_children():
+            worker.kill()
 
 
 def bind_forks() -> None:

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from netwhy import __version__
+from netwhy import __version__, lifetime
 from netwhy.errors import BadTarget, ExitCode, NetwhyError, NoPermission, TsharkMissing
 from netwhy.expert.diagnosis import SEVERITY_ORDER
 from netwhy.text import printable
@@ -21,27 +21,49 @@ EXIT_CODES_HELP = "exit status:\n" + "\n".join(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    _Parser.words = list(sys.argv[1:] if argv is None else argv)
     arguments = parser.parse_args(argv)
     # An analysis makes millions of small objects that live until netwhy exits, and CPython
     # would look through all of them for garbage cycles every 700 allocations: with fewer
     # collections a large capture takes a seventh less time, for a few MB more.
     gc.set_threshold(50_000, 10, 10)
+    lifetime.start()
     try:
-        return arguments.run(arguments)
+        code = arguments.run(arguments)
+        lifetime.flush_stdout()
+        return code
     except NetwhyError as error:
-        print(f"netwhy: {_one_line(error.message)}", file=sys.stderr)
+        if lifetime.received():
+            return lifetime.interrupted()
+        lifetime.say(f"netwhy: {_one_line(error.message)}")
         return int(error.exit_code)
-    except KeyboardInterrupt:
-        print("netwhy: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (lifetime.Terminated)
+        return lifetime.interrupted(interrupt)
     except BrokenPipeError:
         # The reader went away (`netwhy explain x | head`): not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        lifetime.discard_stdout()
         return int(ExitCode.OK)
+    except Exception:
+        if lifetime.received():  # a library's cleanup failed as the signal unwound it
+            return lifetime.interrupted()
+        raise
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, refusing a command line in one line and a hint (not the usage block)."""
+
+    words: Sequence[str] = ()  # the command line being parsed
+
+    def error(self, message: str):  # type: ignore[override]
+        hint = f"`{self.prog} --help` shows the usage"
+        if any(w.startswith("-") and ("." in w or "/" in w) for w in self.words if w != "--"):
+            hint += "; put -- before a file name that starts with -"
+        lifetime.say(f"netwhy: {_one_line(message)} ({hint})")
+        sys.exit(ExitCode.USAGE)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="netwhy",
         description="Explains why network conversations failed, from ICMP and ARP evidence.",
         epilog=EXIT_CODES_HELP,

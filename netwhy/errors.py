@@ -57,6 +57,12 @@ class EmptyCapture(NetwhyError):
     exit_code = ExitCode.EMPTY
 
 
+class DamagedCapture(NetwhyError):
+    """A capture damaged where nothing past the damage can be read or copied (its header)."""
+
+    exit_code = ExitCode.TRUNCATED
+
+
 class TsharkMissing(NetwhyError):
     exit_code = ExitCode.TSHARK_MISSING
 

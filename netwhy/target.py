@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from netwhy import children
 from netwhy.errors import BadTarget
 from netwhy.expert.report import Conversation
 
@@ -49,7 +49,7 @@ def parse_target(text: str, capture: Path, tshark: str) -> Target:
 
 def _frames_matching(capture: Path, display_filter: str, tshark: str) -> set[int]:
     # The filter reaches tshark as one argument, never through a shell.
-    done = subprocess.run(
+    done = children.run(
         [tshark, "-n", "-r", str(capture), "-Y", display_filter, "-T", "fields",
          "-e", "frame.number"],
         capture_output=True, text=True, errors="replace",

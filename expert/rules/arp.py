@@ -151,8 +151,9 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     @when_all((m.kind == "arp_asker") & (m.peak >= storm_requests))
     def storm(c):
         rate = round(c.m.peak / storm_window, 1)
+        at_least = "at least " if c.m.more else ""  # past the number of targets kept
         finding(
-            c, STORM, c.m.key, "arp.storm", src=c.m.ip, dst=f"{c.m.distinct} addresses",
+            c, STORM, c.m.key, "arp.storm", src=c.m.ip, dst=f"{at_least}{c.m.distinct} addresses",
             reporter=c.m.ip, proto="arp", frames=c.m.frames, count=c.m.requests,
             details={"rate": rate, "mac": c.m.mac, "targets": c.m.distinct},
             features={"peak_rate": rate, "distinct_targets": c.m.distinct,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from netwhy import __version__
-from netwhy.errors import OutputFailed, TsharkMissing
+from netwhy import __version__, children
+from netwhy.errors import DamagedCapture, OutputFailed, TsharkMissing
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.report import Report
 from netwhy.render.pcapng_comments import MalformedPcapng, add_comments
@@ -53,6 +52,8 @@ def capture_comment(report: Report) -> str:
 
 
 def annotate(report: Report, capture: Path, output: Path, editcap: str) -> Annotation:
+    """Write the annotated copy; raise OutputFailed if it cannot be written, DamagedCapture if
+    the capture is too damaged for editcap to copy any of it."""
     _refuse_overwriting_input(capture, output)
     per_frame: dict[int, list[str]] = {}
     for diagnosis in report.diagnoses:
@@ -62,7 +63,7 @@ def annotate(report: Report, capture: Path, output: Path, editcap: str) -> Annot
     converted = _temporary_beside(output)
     annotated = _temporary_beside(output)
     try:
-        _run_editcap(editcap, capture, converted)
+        _run_editcap(editcap, capture, converted, output, report.truncated)
         try:
             with open(converted, "rb") as source, open(annotated, "wb") as target:
                 written = add_comments(source, target, per_frame, capture_comment(report))
@@ -71,6 +72,7 @@ def annotate(report: Report, capture: Path, output: Path, editcap: str) -> Annot
         except OSError as error:
             raise OutputFailed(f"{output}: cannot write there: {error.strerror}") from error
         annotated.chmod(0o666 & ~_umask())  # mkstemp's 0600 is for the temporary file only
+        _refuse_overwriting_input(capture, output)  # again: it may have appeared meanwhile
         os.replace(annotated, output)
     finally:  # on failure or Ctrl-C, no partial file stays behind
         converted.unlink(missing_ok=True)
@@ -99,6 +101,9 @@ def _refuse_overwriting_input(capture: Path, output: Path) -> None:
         raise OutputFailed(f"{output}: is the input capture; netwhy never overwrites its input")
     if output.is_dir():
         raise OutputFailed(f"{output}: is a directory")
+    # The copy replaces the output by a rename: a device or FIFO would become a plain file.
+    if output.exists() and not output.is_file():
+        raise OutputFailed(f"{output}: is a device, pipe or socket, not a file netwhy may replace")
 
 
 def _temporary_beside(output: Path) -> Path:
@@ -112,12 +117,19 @@ def _temporary_beside(output: Path) -> Path:
     return Path(name)
 
 
-def _run_editcap(editcap: str, source: Path, target: Path) -> None:
+def _run_editcap(editcap: str, source: Path, target: Path, output: Path,
+                 damage: str | None) -> None:
     arguments = [editcap, "-F", "pcapng", "--", str(source), str(target)]
     try:
-        done = subprocess.run(arguments, capture_output=True, text=True, errors="replace")
+        done = children.run(arguments, capture_output=True, text=True, errors="replace")
     except OSError as error:
         raise OutputFailed(f"cannot run editcap: {error.strerror}") from error
-    if done.returncode != 0:
-        detail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise OutputFailed(f"editcap could not write {target.name}: {detail[0]}")
+    if done.returncode == 0:
+        return
+    if damage is not None:  # editcap stops at the damage that the analysis also met
+        raise DamagedCapture(f"{source}: {damage}; editcap cannot copy it, so no annotated "
+                             "copy was written")
+    detail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+    # Name the output the user asked for, not the temporary file beside it.
+    said = detail[0].replace(str(target), str(output)).replace(target.name, output.name)
+    raise OutputFailed(f"editcap could not write {output}: {said}")

@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from netwhy import children
 
 FRAMES_SHOWN = 10
 TIMEOUT_S = 600
@@ -77,7 +78,7 @@ def _analysed(jobs: list[tuple[str, str, list[str]]], workers: int | None) -> di
 
 
 def _in_worker(jobs: list[tuple[str, str, list[str]]]) -> list[Excerpt]:
-    done = subprocess.run(
+    done = children.run(
         [sys.executable, "-m", "netwhy.site.excerpts"], input=json.dumps(jobs),
         capture_output=True, text=True, timeout=TIMEOUT_S,
     )

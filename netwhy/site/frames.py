@@ -16,6 +16,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from netwhy import children
 from netwhy.errors import TsharkFailed
 
 _FIELDS = {
@@ -64,7 +65,7 @@ def frame_rows(
     for field in _FIELDS.values():
         arguments += ["-e", field]
     try:
-        done = subprocess.run(arguments, capture_output=True, timeout=TIMEOUT_S)
+        done = children.run(arguments, capture_output=True, timeout=TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise TsharkFailed(f"tshark could not list the evidence frames: {error}") from error
     rows = {}

@@ -1,0 +1,187 @@
+"""Signals sent to a running netwhy, and what they leave behind.
+
+Each trial starts a netwhy command in a session of its own (as a shell job is), sends a signal
+after a delay to its PID or to its whole process group, and then looks for what should not be
+there: temporary files beside the output or in TMPDIR, processes that carry the trial's mark
+in their environment (every child inherits it), network namespaces left by `lab run`, a
+traceback on stderr, or an exit status other than the one the signal calls for.
+
+    python tests/signal_trials.py [--repeat 20] [COMMAND ...]
+
+prints, per command, how many trials were clean. tests/test_signals.py runs a few of the same
+trials in the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).parent
+CAPTURE = HERE / "captures" / "mixed-failures.pcapng"
+NETWHY = Path(sys.executable).parent / "netwhy"
+SETTLE_S = 1.0  # children get their parent-death signal within this time
+EXPECTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def commands(workdir: Path) -> dict[str, list[str]]:
+    """What each command's trials run, writing under workdir."""
+    return {
+        "explain": ["explain", str(CAPTURE), "--json"],
+        "why": ["why", str(CAPTURE)],
+        "annotate": ["annotate", str(CAPTURE), str(workdir / "out" / "annotated.pcapng")],
+        "report": ["report", str(CAPTURE), str(workdir / "out" / "site")],
+        "docs": ["docs", "build", str(workdir / "out" / "docs")],
+        "lab": ["lab", "run", "tcp-refused", "-o", str(workdir / "out" / "lab.pcapng")],
+    }
+
+
+@dataclass
+class Trial:
+    command: str
+    signum: int
+    delay_s: float
+    group: bool
+    status: int | None = None
+    problems: list[str] = field(default_factory=list)
+    stderr: str = ""
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        to = "group" if self.group else "pid"
+        said = "; ".join(self.problems) or "clean"
+        return (f"{self.command} {signal.Signals(self.signum).name} to {to} after "
+                f"{self.delay_s:.1f} s: exit {self.status}: {said}")
+
+
+def run_trial(command: str, signum: int, delay_s: float, group: bool) -> Trial:
+    trial = Trial(command, signum, delay_s, group)
+    workdir = Path(tempfile.mkdtemp(prefix="netwhy-trial-"))
+    try:
+        (workdir / "out").mkdir()
+        (workdir / "tmp").mkdir()
+        mark = uuid.uuid4().hex
+        env = {**os.environ, "TMPDIR": str(workdir / "tmp"), "NETWHY_TRIAL": mark}
+        namespaces = _namespaces()
+        process = subprocess.Popen(
+            [str(NETWHY), *commands(workdir)[command]], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        time.sleep(delay_s)
+        try:
+            if group:
+                os.killpg(process.pid, signum)
+            else:
+                process.send_signal(signum)
+        except ProcessLookupError:
+            pass  # already done: the trial still checks what it left
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+            trial.problems.append("did not end within 60 s of the signal")
+        trial.status = process.returncode
+        trial.problems += _judge_exit(process.returncode, stderr, signum)
+        trial.problems += _leftovers(workdir, mark, namespaces, f"nw{process.pid}-")
+        trial.stderr = stderr
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return trial
+
+
+def _judge_exit(status: int, stderr: str, signum: int) -> list[str]:
+    problems = []
+    # 0: it had finished before the signal came; -signum: the signal came as Python was
+    # exiting, with the work done (a shell reports both 128 + signum).
+    if status not in (0, EXPECTED[signum], -signum):
+        problems.append(f"exit status {status}, expected {EXPECTED[signum]}")
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if any("Traceback" in line or "exception" in line.lower() for line in lines):
+        problems.append(f"traceback on stderr ({len(lines)} lines)")
+    elif len(lines) > 2:
+        problems.append(f"{len(lines)} lines on stderr: {lines[-1][:80]}")
+    return problems
+
+
+def _leftovers(workdir: Path, mark: str, namespaces: set[str], prefix: str) -> list[str]:
+    problems = []
+    deadline = time.monotonic() + SETTLE_S
+    alive = _marked(mark)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = _marked(mark)
+    if alive:
+        problems.append(f"{len(alive)} processes outlived netwhy: {', '.join(alive)}")
+    hidden = [p.name for p in (workdir / "out").iterdir() if p.name.startswith(".")]
+    if hidden:
+        problems.append(f"temporary files beside the output: {', '.join(hidden)}")
+    temporary = [p.name for p in (workdir / "tmp").iterdir()]
+    if temporary:
+        problems.append(f"left in TMPDIR: {', '.join(temporary)}")
+    new = {name for name in _namespaces() - namespaces if name.startswith(prefix)}
+    if new:
+        problems.append(f"network namespaces left: {', '.join(sorted(new))}")
+    return problems
+
+
+def _marked(mark: str) -> list[str]:
+    """Processes whose environment carries the mark: "PID name" each."""
+    found = []
+    needle = f"NETWHY_TRIAL={mark}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(f"{entry.name} {(entry / 'comm').read_text().strip()}")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def _namespaces() -> set[str]:
+    done = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    return {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
+
+
+# The moments a signal is sent: early (start-up, tshark starting), middle, late.
+DELAYS = {"explain": (0.2, 0.5, 0.9), "why": (0.2, 0.5, 0.9), "annotate": (0.3, 0.6, 0.9),
+          "report": (1.0, 2.0, 2.5), "docs": (2.0, 8.0, 20.0), "lab": (1.0, 2.5, 4.0)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="trials per command")
+    parser.add_argument("commands", nargs="*", default=list(DELAYS))
+    arguments = parser.parse_args()
+    failed = 0
+    for command in arguments.commands:
+        trials = []
+        for index in range(arguments.repeat):
+            delays = DELAYS[command]
+            signum = (signal.SIGTERM, signal.SIGINT)[index % 2]
+            trial = run_trial(command, signum, delays[index % len(delays)],
+                              group=(index // 2) % 2 == 1)
+            trials.append(trial)
+            if not trial.clean:
+                print(f"  {trial.describe()}", flush=True)
+        clean = sum(t.clean for t in trials)
+        failed += len(trials) - clean
+        print(f"{command}: {clean} of {len(trials)} trials clean", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
