@@ -12,6 +12,7 @@ from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 from typing import TYPE_CHECKING
 
 from netwhy.dissect.capture import STREAM_PACKETS, CaptureReader
+from netwhy.dissect.facts import Unanalysed
 from netwhy.expert.conversations import conversations
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.engine_facts import (
@@ -52,13 +53,16 @@ def analyze(path: Path | str, prefilter: bool = True,
     finished = time.perf_counter()
     summary = reader.summary
     assert summary is not None  # facts() ran to its end
+    unread = unanalysed(summary.packets, summary.unanalysed,
+                        kb.coverage["other_min_share"].value)
     return Report(
         capture=str(path),
         tshark_version=summary.tshark_version,
         packets=summary.packets,
         diagnoses=diagnoses,
         truncated=summary.truncated,
-        notes=limit_notes(seen),
+        notes=[note for _, note in unread] + limit_notes(seen),
+        unanalysed=sum(count for count, _ in unread),
         conversations=attempts,
         timings={
             "dissect_s": round(dissected - started, 3),
@@ -75,6 +79,28 @@ def analyze(path: Path | str, prefilter: bool = True,
 def _cpu(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+
+
+def unanalysed(packets: int, found: Unanalysed, other_min_share: float) -> list[tuple[int, str]]:
+    """The packets no rule could judge, by reason, each with its note: IPv6 and packets cut
+    short always, other protocols from their share on (kb/coverage.yaml)."""
+    reasons = [(found.ipv6, "are IPv6 (ICMPv6, NDP, TCP, UDP), which netwhy does not read yet"),
+               (found.cut, "were cut by the snap length before the headers netwhy reads")]
+    if found.others >= other_min_share * packets:
+        named = ", ".join(f"{name} {count}" for name, count in found.other[:_NAMED])
+        more = ", ..." if len(found.other) > _NAMED else ""
+        reasons.append((found.others, f"are protocols netwhy does not read: {named}{more}"))
+    return [(count, f"not analysed: {count} of {packets} packets ({_share(count, packets)}) "
+                    f"{reason}") for count, reason in reasons if count]
+
+
+_NAMED = 3  # protocols a note names, most packets first
+
+
+def _share(part: int, whole: int) -> str:
+    """A percentage that says 100% only of all and 0% never: 99.7% is "99%", 0.2% "<1%"."""
+    percent = part * 100 // whole
+    return f"{percent}%" if percent else "<1%"
 
 
 def limit_notes(seen: Observations) -> list[str]:

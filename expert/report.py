@@ -50,5 +50,6 @@ class Report:
     diagnoses: list[Diagnosis]
     truncated: str | None = None
     notes: list[str] = field(default_factory=list)
+    unanalysed: int = 0  # packets no rule could judge, all in the notes (which say why)
     conversations: list[Conversation] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

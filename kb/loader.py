@@ -1,4 +1,5 @@
-"""Loading and validating the knowledge base: kb/conditions/*.yaml and kb/evidence.yaml."""
+"""Loading and validating the knowledge base: kb/conditions/*.yaml, kb/evidence.yaml, and the
+numbers beside them (kb/icmp-types.yaml, kb/live.yaml, kb/coverage.yaml)."""
 
 from __future__ import annotations
 
@@ -52,20 +53,28 @@ _TYPES_SCHEMA = {
 }
 
 
-_LIVE_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["history_s", "max_facts", "judge_every_s", "repeat_after_s"],
-    "patternProperties": {"": {
+def _numbers_schema(names: tuple[str, ...], maximum: float | None = None) -> dict[str, Any]:
+    """A file of named numbers, exactly `names`, each above 0 (and at most `maximum`) with
+    its reason."""
+    value: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+    if maximum is not None:
+        value["maximum"] = maximum
+    return {
         "type": "object",
         "additionalProperties": False,
-        "required": ["value", "reason"],
-        "properties": {"value": {"type": "number", "exclusiveMinimum": 0},
-                       "reason": {"type": "string", "minLength": 20}},
-    }},
-    "properties": {name: {} for name in ("history_s", "max_facts", "judge_every_s",
-                                         "repeat_after_s")},
-}
+        "required": list(names),
+        "patternProperties": {"": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["value", "reason"],
+            "properties": {"value": value, "reason": {"type": "string", "minLength": 20}},
+        }},
+        "properties": {name: {} for name in names},
+    }
+
+
+_LIVE_SCHEMA = _numbers_schema(("history_s", "max_facts", "judge_every_s", "repeat_after_s"))
+_COVERAGE_SCHEMA = _numbers_schema(("other_min_share",), maximum=1)  # shares of the packets
 
 
 @cache
@@ -85,13 +94,16 @@ def load_knowledge_base(directory: Path = KB_DIR) -> KnowledgeBase:
         int(number): IcmpType(entry["name"], entry["status"], entry.get("rfc"))
         for number, entry in _validated(directory / "icmp-types.yaml", _TYPES_SCHEMA).items()
     }
-    live = {
-        name: Threshold(entry["value"], entry["reason"])
-        for name, entry in _validated(directory / "live.yaml", _LIVE_SCHEMA).items()
-    }
+    live = _numbers(directory / "live.yaml", _LIVE_SCHEMA)
+    coverage = _numbers(directory / "coverage.yaml", _COVERAGE_SCHEMA)
     _check_references(conditions)
     return KnowledgeBase(conditions=conditions, evidence=evidence, icmp_types=icmp_types,
-                         live=live)
+                         live=live, coverage=coverage)
+
+
+def _numbers(path: Path, schema: dict[str, Any]) -> dict[str, Threshold]:
+    return {name: Threshold(entry["value"], entry["reason"])
+            for name, entry in _validated(path, schema).items()}
 
 
 def _validated(path: Path, schema: dict[str, Any]) -> Any:

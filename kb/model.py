@@ -109,6 +109,8 @@ class KnowledgeBase:
     evidence: dict[str, EvidenceTerm]
     icmp_types: dict[int, IcmpType] = field(default_factory=dict)
     live: dict[str, Threshold] = field(default_factory=dict)  # windows of `netwhy watch`
+    # when the report notes the packets netwhy did not analyse
+    coverage: dict[str, Threshold] = field(default_factory=dict)
 
     def threshold(self, condition_id: str, name: str) -> Any:
         """A number a rule needs, read from the condition's `thresholds` (never from code)."""

@@ -21,9 +21,12 @@ class Row:
     rank: int | None  # worst rank among the expected conditions; None if one is missing
     evidence: tuple[int, ...]  # of the first expected diagnosis
     false_alarms: int  # errors and warnings where none is expected (the clean scenario)
+    notes_missing: tuple[str, ...] = ()  # words of the scenario's notes no note of the report holds
 
     @property
     def passed(self) -> bool:
+        if self.notes_missing:
+            return False
         if not self.expected:
             return self.false_alarms == 0
         return self.rank is not None and self.top in self.expected
@@ -31,7 +34,8 @@ class Row:
 
 def verify_one(scenario: Scenario, workdir: Path) -> Row:
     written = scenario.run(workdir / f"{scenario.name}.pcapng")
-    diagnoses = analyze(written[0]).diagnoses
+    report = analyze(written[0])
+    diagnoses = report.diagnoses
     conditions = [d.condition for d in diagnoses]
     ranks = [conditions.index(c) + 1 if c in conditions else None for c in scenario.conditions]
     first = next((d for d in diagnoses if d.condition in scenario.conditions), None)
@@ -42,6 +46,8 @@ def verify_one(scenario: Scenario, workdir: Path) -> Row:
         top=conditions[0] if conditions else "-",
         rank=None if None in ranks else max(ranks, default=0),
         evidence=first.evidence if first else (), false_alarms=alarms,
+        notes_missing=tuple(words for words in scenario.notes
+                            if not any(words in note for note in report.notes)),
     )
 
 
@@ -55,6 +61,8 @@ def verify(names: Iterable[str], out: TextIO) -> list[Row]:
             rows.append(row)
             frames = ",".join(map(str, row.evidence[:6])) + ("..." if len(row.evidence) > 6 else "")
             expected = ", ".join(row.expected) or f"(none; false alarms: {row.false_alarms})"
+            if row.notes_missing:
+                expected += f" (no note: {', '.join(row.notes_missing)})"
             rank = "-" if row.rank is None else str(row.rank)
             out.write(f"{row.scenario:<30} {expected:<44} {row.top:<32} {rank:>4}  "
                       f"{frames:<22} {'pass' if row.passed else 'FAIL'}\n")

@@ -30,6 +30,7 @@ HERE = Path(__file__).parent
 CAPTURE = HERE / "captures" / "mixed-failures.pcapng"
 NETWHY = Path(sys.executable).parent / "netwhy"
 SETTLE_S = 1.0  # children get their parent-death signal within this time
+STOP_S = 5.0  # the longest a signal may take to end netwhy
 EXPECTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -41,7 +42,7 @@ def commands(workdir: Path) -> dict[str, list[str]]:
         "annotate": ["annotate", str(CAPTURE), str(workdir / "out" / "annotated.pcapng")],
         "report": ["report", str(CAPTURE), str(workdir / "out" / "site")],
         "docs": ["docs", "build", str(workdir / "out" / "docs")],
-        "lab": ["lab", "run", "tcp-refused", "-o", str(workdir / "out" / "lab.pcapng")],
+        "lab": ["lab", "run", "silent-drop", "-o", str(workdir / "out" / "lab.pcapng")],
     }
 
 
@@ -54,6 +55,7 @@ class Trial:
     status: int | None = None
     problems: list[str] = field(default_factory=list)
     stderr: str = ""
+    stop_s: float = 0.0  # from the signal to netwhy's exit
 
     @property
     def clean(self) -> bool:
@@ -63,7 +65,7 @@ class Trial:
         to = "group" if self.group else "pid"
         said = "; ".join(self.problems) or "clean"
         return (f"{self.command} {signal.Signals(self.signum).name} to {to} after "
-                f"{self.delay_s:.1f} s: exit {self.status}: {said}")
+                f"{self.delay_s:.1f} s: exit {self.status} {self.stop_s:.1f} s later: {said}")
 
 
 def run_trial(command: str, signum: int, delay_s: float, group: bool) -> Trial:
@@ -79,6 +81,7 @@ def run_trial(command: str, signum: int, delay_s: float, group: bool) -> Trial:
             [str(NETWHY), *commands(workdir)[command]], stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
         time.sleep(delay_s)
+        signalled = time.monotonic()
         try:
             if group:
                 os.killpg(process.pid, signum)
@@ -93,6 +96,9 @@ def run_trial(command: str, signum: int, delay_s: float, group: bool) -> Trial:
             _, stderr = process.communicate()
             trial.problems.append("did not end within 60 s of the signal")
         trial.status = process.returncode
+        trial.stop_s = time.monotonic() - signalled
+        if trial.stop_s > STOP_S:
+            trial.problems.append(f"took {trial.stop_s:.1f} s to stop")
         trial.problems += _judge_exit(process.returncode, stderr, signum)
         trial.problems += _leftovers(workdir, mark, namespaces, f"nw{process.pid}-")
         trial.stderr = stderr
@@ -158,7 +164,7 @@ def _namespaces() -> set[str]:
 
 # The moments a signal is sent: early (start-up, tshark starting), middle, late.
 DELAYS = {"explain": (0.2, 0.5, 0.9), "why": (0.2, 0.5, 0.9), "annotate": (0.3, 0.6, 0.9),
-          "report": (1.0, 2.0, 2.5), "docs": (2.0, 8.0, 20.0), "lab": (1.0, 2.5, 4.0)}
+          "report": (1.0, 2.0, 2.5), "docs": (2.0, 8.0, 20.0), "lab": (1.0, 3.0, 5.0)}
 
 
 def main() -> int:
@@ -179,7 +185,9 @@ def main() -> int:
                 print(f"  {trial.describe()}", flush=True)
         clean = sum(t.clean for t in trials)
         failed += len(trials) - clean
-        print(f"{command}: {clean} of {len(trials)} trials clean", flush=True)
+        slowest = max(t.stop_s for t in trials)
+        print(f"{command}: {clean} of {len(trials)} trials clean (slowest stop {slowest:.1f} s)",
+              flush=True)
     return 1 if failed else 0
 
 

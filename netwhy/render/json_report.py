@@ -27,6 +27,7 @@ def _head(report: Report) -> dict[str, Any]:
         "capture": _name(report.capture),
         "tshark_version": report.tshark_version,
         "packets": report.packets,
+        "unanalysed": report.unanalysed,
         "truncated": report.truncated,
         "notes": report.notes,
         "timings": report.timings,

@@ -15,6 +15,8 @@ HEADINGS = {"error": "Errors", "warning": "Warnings", "note": "Notes", "chat": "
 
 def write(report: Report, out: TextIO) -> None:
     out.write(f"netwhy: {printable(report.capture)}: {report.packets} packets\n")
+    for note in report.notes:
+        out.write(f"NOTE: {printable(note)}\n")
     for severity in sorted(HEADINGS, key=SEVERITY_ORDER.__getitem__, reverse=True):
         found = [d for d in report.diagnoses if d.severity == severity]
         if not found:

@@ -15,10 +15,8 @@ CAUSES_SHOWN = 3
 
 
 def write(report: Report, out: TextIO, explain_score: bool = False, color: bool = False) -> None:
-    severities = Counter(d.severity for d in report.diagnoses)
-    counted = ", ".join(f"{n} {s}" for s, n in severities.items()) or "nothing to report"
     out.write(f"{printable(report.capture)}: {report.packets} packets "
-              f"(tshark {report.tshark_version}): {counted}\n")
+              f"(tshark {report.tshark_version}): {_verdict(report)}\n")
     if report.truncated:
         out.write(f"WARNING: capture damaged ({printable(report.truncated)}); "
                   "analysed up to the damage, later packets are missing\n")
@@ -26,7 +24,13 @@ def write(report: Report, out: TextIO, explain_score: bool = False, color: bool 
         out.write(f"NOTE: {printable(note)}\n")
     findings = [d for d in report.diagnoses if d.severity != "chat"]
     chat = [d for d in report.diagnoses if d.severity == "chat"]
-    if not findings:
+    if not findings and report.unanalysed:
+        out.write(
+            "\nNothing in the packets netwhy analysed explains a failure. The packets it did not "
+            "analyse (see the notes) may hold one, and a silent drop leaves no ICMP or ARP "
+            "trace behind.\n"
+        )
+    elif not findings:
         out.write(
             "\nNothing in this capture explains a failure. That does not prove every "
             "conversation succeeded: a silent drop leaves no ICMP or ARP trace behind.\n"
@@ -40,6 +44,17 @@ def write(report: Report, out: TextIO, explain_score: bool = False, color: bool 
         for diagnosis in chat:
             out.write(f"  {diagnosis.condition}: {printable(diagnosis.summary)} "
                       f"(frames {_frames(diagnosis.evidence, limit=6)})\n")
+
+
+def _verdict(report: Report) -> str:
+    """The findings counted by severity; or that there are none, and in how much traffic."""
+    severities = Counter(d.severity for d in report.diagnoses)
+    if severities:
+        return ", ".join(f"{n} {s}" for s, n in severities.items())
+    if not report.unanalysed:
+        return "nothing to report"
+    return (f"nothing to report about the {report.packets - report.unanalysed} packets netwhy "
+            f"could analyse; {report.unanalysed} of {report.packets} packets were not analysed")
 
 
 def _write_diagnosis(

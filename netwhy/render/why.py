@@ -3,6 +3,7 @@ competing explanations with the evidence for and against each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 
 from netwhy.expert.diagnosis import Diagnosis
@@ -13,12 +14,18 @@ HYPOTHESES_SHOWN = 4
 
 
 def write(capture: str, target: str, found: list[Conversation], out: TextIO,
-          explain_score: bool = False) -> None:
+          explain_score: bool = False, notes: Sequence[str] = ()) -> None:
+    """`notes`: the report's, which say what netwhy did not analyse or track."""
     failed = [v for v in found if v.failed]
     scope = f"to {printable(target)}" if target else "in the capture"
     out.write(f"{printable(capture)}: {len(found)} conversation(s) {scope}, "
               f"{len(failed)} failed\n")
-    if not found:
+    for note in notes:
+        out.write(f"NOTE: {printable(note)}\n")
+    if not found and notes:
+        out.write("\nNo conversation matches in what netwhy analysed; the notes say what it "
+                  "left out.\n")
+    elif not found:
         out.write("\nNo conversation matches. Check the address and port, or give a display "
                   "filter as the target.\n")
     for conversation in found:
