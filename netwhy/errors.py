@@ -23,6 +23,10 @@ class ExitCode(IntEnum):
     NO_PERMISSION = 9  # not allowed to capture live traffic
     OUTPUT_FAILED = 10  # an output file could not be written
     KB_INVALID = 11  # a knowledge-base file breaks the schema (a broken installation)
+    # Stopped by a signal: 128 + its number, as a shell reports it (netwhy.lifetime).
+    HANGUP = 129  # SIGHUP: the terminal went away
+    INTERRUPTED = 130  # SIGINT: Ctrl-C
+    TERMINATED = 143  # SIGTERM
 
 
 class NetwhyError(Exception):

@@ -2,7 +2,7 @@
 
 - SIGTERM and SIGHUP unwind like Ctrl-C (`Terminated` is a KeyboardInterrupt), so every
   `finally` that removes a temporary file or stops a child runs for them too; the process then
-  exits 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports it.
+  exits 128 + the signal's number, as a shell reports it (ExitCode.INTERRUPTED, ...).
 - Children end with netwhy even after SIGKILL (`children`).
 - Standard output that cannot be written (a full disk, /dev/full, a closed descriptor) is an
   OutputFailed (exit 10) with one line on stderr; standard error that cannot be written is
