@@ -35,6 +35,13 @@ def test_a_signal_mid_run_leaves_nothing_behind(command: str, signum: int, delay
         assert trial.stderr.strip().splitlines()[-1] == f"netwhy: {said}"
 
 
+@pytest.mark.parametrize(("command", "delay_s"), [("explain", 0.5), ("report", 1.5)])
+def test_children_end_with_a_killed_netwhy(command: str, delay_s: float) -> None:
+    trial = run_trial(command, signal.SIGKILL, delay_s, group=False)
+    assert trial.clean, trial.describe()
+    assert trial.status == -signal.SIGKILL
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 @pytest.mark.parametrize("group", [False, True])
 def test_lab_run_stopped_removes_its_namespaces(group: bool) -> None:
