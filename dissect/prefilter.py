@@ -420,7 +420,7 @@ def _classifier(link: int, udp: dict[bytes, UdpCount], withheld: Withheld) -> Cl
     captured, at `time_ns` from the capture's first record), counting the UDP datagrams and
     the IPv6 packets it keeps from tshark."""
     if link == _ETHERNET:
-        ipv4 = ETHERTYPE_IPV4  # a closure's cell: quicker than a global, record after record
+        ipv4 = ETHERTYPE_IPV4  # the closure's own: no global read, record after record
 
         def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
             if length < 42:
@@ -454,8 +454,10 @@ def _classifier(link: int, udp: dict[bytes, UdpCount], withheld: Withheld) -> Cl
     return network
 
 
-_IPV4_TYPE, _IPV6_TYPE, _VLAN_TYPE = (kind.to_bytes(2, "big") for kind in (
-    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN))
+# EtherTypes as the wire holds them
+_IPV4_TYPE = ETHERTYPE_IPV4.to_bytes(2, "big")
+_IPV6_TYPE = ETHERTYPE_IPV6.to_bytes(2, "big")
+_VLAN_TYPE = ETHERTYPE_VLAN.to_bytes(2, "big")
 # An IPv4 header without options and the first six bytes after it: version and header length,
 # total length, flags and fragment offset, protocol, addresses, ports, UDP length; behind an
 # Ethernet header, with the EtherType first.

@@ -40,7 +40,7 @@ class Rows:
     counts add up, and so do the datagrams the prefilter counted without tshark)."""
 
     packets: int = 0
-    unanalysed: Unanalysed = Unanalysed()  # from the tap of what no rule can judge
+    unanalysed: Unanalysed = field(default_factory=Unanalysed)  # what no rule can judge
     ends: list[TsharkEnd] = field(default_factory=list)
     udp_seen: set[tuple[str, int, str, int]] = field(default_factory=set)
     # per conversation: frames a to b, frames b to a, start and duration in nanoseconds

@@ -21,7 +21,8 @@ class Row:
     rank: int | None  # worst rank among the expected conditions; None if one is missing
     evidence: tuple[int, ...]  # of the first expected diagnosis
     false_alarms: int  # errors and warnings where none is expected (the clean scenario)
-    notes_missing: tuple[str, ...] = ()  # words of the scenario's notes no note of the report holds
+    notes: tuple[str, ...] = ()  # words the report's notes must hold
+    notes_missing: tuple[str, ...] = ()  # of those, the words no note holds
 
     @property
     def passed(self) -> bool:
@@ -45,7 +46,7 @@ def verify_one(scenario: Scenario, workdir: Path) -> Row:
         scenario=scenario.name, expected=scenario.conditions,
         top=conditions[0] if conditions else "-",
         rank=None if None in ranks else max(ranks, default=0),
-        evidence=first.evidence if first else (), false_alarms=alarms,
+        evidence=first.evidence if first else (), false_alarms=alarms, notes=scenario.notes,
         notes_missing=tuple(words for words in scenario.notes
                             if not any(words in note for note in report.notes)),
     )
@@ -61,11 +62,14 @@ def verify(names: Iterable[str], out: TextIO) -> list[Row]:
             rows.append(row)
             frames = ",".join(map(str, row.evidence[:6])) + ("..." if len(row.evidence) > 6 else "")
             expected = ", ".join(row.expected) or f"(none; false alarms: {row.false_alarms})"
-            if row.notes_missing:
-                expected += f" (no note: {', '.join(row.notes_missing)})"
+            if row.notes:
+                expected += f" + note {', '.join(map(repr, row.notes))}"
             rank = "-" if row.rank is None else str(row.rank)
+            result = "pass" if row.passed else "FAIL"
+            if row.notes_missing:
+                result += f" (no note {', '.join(map(repr, row.notes_missing))})"
             out.write(f"{row.scenario:<30} {expected:<44} {row.top:<32} {rank:>4}  "
-                      f"{frames:<22} {'pass' if row.passed else 'FAIL'}\n")
+                      f"{frames:<22} {result}\n")
             out.flush()
     passed = sum(row.passed for row in rows)
     out.write(f"{passed} passed, {len(rows) - passed} failed\n")

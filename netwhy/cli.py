@@ -278,14 +278,15 @@ def _run_why(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print(json.dumps({
             "capture": report.capture, "target": arguments.target, "packets": report.packets,
-            "truncated": report.truncated,
+            "truncated": report.truncated, "unanalysed": report.unanalysed,
+            "notes": report.notes,
             "conversations": [
                 {**v.to_dict(), "diagnoses": [d.to_dict() for d in v.diagnoses]} for v in found
             ],
         }, indent=2, ensure_ascii=True))
     else:
         why.write(report.capture, arguments.target, found, sys.stdout,
-                  explain_score=arguments.explain_score)
+                  explain_score=arguments.explain_score, notes=report.notes)
     if report.truncated:
         return _truncated(arguments.capture, report.truncated, "analysed")
     return ExitCode.OK
@@ -295,7 +296,9 @@ def _run_lab_list(arguments: argparse.Namespace) -> int:
     from netwhy.lab.catalog import SCENARIOS
 
     for scenario in SCENARIOS.values():
-        conditions = ", ".join(scenario.conditions) or "(clean: no condition)"
+        conditions = ", ".join(scenario.conditions) or (
+            "(no condition; a note on what is not analysed)" if scenario.notes
+            else "(clean: no condition)")
         print(f"{scenario.name:<30} {scenario.made_by:<6} {conditions}")
         print(f"{'':<30} {scenario.description}")
     return ExitCode.OK

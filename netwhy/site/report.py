@@ -118,7 +118,11 @@ def _overview(report: Report, with_pages: int) -> str:
     for note in report.notes:
         out.append(f".. note::\n\n   {rst.text(note)}\n")
     out.append(rst.heading("Diagnoses by severity", "-"))
-    if not report.diagnoses:
+    if not report.diagnoses and report.unanalysed:
+        out.append("Nothing in the packets netwhy analysed explains a failure. The packets it "
+                   "did not analyse (see the notes) may hold one, and a silent drop leaves no "
+                   "ICMP or ARP trace.\n")
+    elif not report.diagnoses:
         out.append("Nothing in this capture explains a failure. That does not prove every "
                    "conversation succeeded: a silent drop leaves no ICMP or ARP trace.\n")
     ranks = {id(d): rank for rank, d in enumerate(report.diagnoses, start=1)}
