@@ -109,6 +109,7 @@ class CaptureReader:
                     handed += len(run.stream.frames)
                 for key, forward, backward, earliest_ns, latest_ns in chooser.counted():
                     state.add_udp(_addresses(key), forward, backward, earliest_ns, latest_ns)
+                yield from chooser.stalls()
             finally:
                 for run in runs:  # started, not read to their end
                     run.capture.close()
@@ -121,7 +122,8 @@ class CaptureReader:
             capture = FieldsCapture(self.path, self._tshark, self._version)
             yield from state.stream(None, self._lines(state, capture))
         yield from state.conversations()
-        self.summary = _summary(state, str(self._version), self.path, packets, withheld_ipv6)
+        self.summary = _summary(state, str(self._version), self.path, packets, withheld_ipv6,
+                                segments_followed=chooser is not None)
 
     def _judged_start(self) -> tuple[Prefilter | PrefilterWorker | None, list[_Run]]:
         """The prefilter and its first stream, if the Gate lets the prefilter read the file.
@@ -200,7 +202,7 @@ def _addresses(key: bytes) -> tuple[str, int, str, int]:
 
 
 def _summary(state: Rows, version: str, path: Path, packets: int | None,
-             withheld_ipv6: int) -> CaptureSummary:
+             withheld_ipv6: int, segments_followed: bool) -> CaptureSummary:
     errors = [line for end in state.ends for line in end.stderr_lines]
     problem = _file_problem(errors)
     packets = state.packets if packets is None else packets
@@ -219,7 +221,7 @@ def _summary(state: Rows, version: str, path: Path, packets: int | None,
     seen = state.unanalysed
     unanalysed = Unanalysed(seen.ipv6 + withheld_ipv6, seen.cut, seen.other)
     return CaptureSummary(packets=packets, tshark_version=version, truncated=problem,
-                          unanalysed=unanalysed)
+                          unanalysed=unanalysed, segments_followed=segments_followed)
 
 
 def _unreadable(problem: str, packets: int) -> bool:

@@ -87,6 +87,36 @@ class UdpFirst:
 
 
 @dataclass(frozen=True, slots=True)
+class TcpStall:
+    """One direction of a TCP connection (src sends, dst receives) whose data stopped getting
+    through: the same segment sent again and again without an acknowledgement (the sender's
+    view), or bytes the sender sent that the receiver never acknowledged and the capture never
+    showed (the receiver's view). Sizes are IP total lengths; 0 where the capture cannot tell."""
+
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    opened_by_sender: bool  # src sent the first SYN (the client), or dst did
+    sender_mss: int  # the MSS each side offered in its SYN
+    receiver_mss: int
+    largest_acked: int  # the largest segment of src's that dst acknowledged
+    stalled: int  # the re-sent segment's size (0: no re-send in the capture)
+    resends: int
+    recovered: bool  # a smaller send of the stalled bytes got through afterwards
+    recovered_size: int
+    missing_bytes: int  # sent by src, never shown in the capture nor acknowledged by dst
+    zero_window: bool  # dst's last advertised window was zero
+    frames: tuple[int, ...]  # the largest acknowledged segment, the stalled one, its re-sends
+    time: float  # the stall's first send (or the connection's start)
+    last_time: float
+
+    @property
+    def frame(self) -> int:
+        return self.frames[0] if self.frames else 0
+
+
+@dataclass(frozen=True, slots=True)
 class UdpConversation:
     """tshark's count of one UDP conversation (every packet, not only the ones netwhy parsed)."""
 
@@ -121,6 +151,9 @@ class CaptureSummary:
     tshark_version: str
     truncated: str | None = None  # tshark's own words when the file ended early or was damaged
     unanalysed: Unanalysed = Unanalysed()
+    # Whether the prefilter walked the records and followed TCP's segments (tcp_segments.py);
+    # a compressed or damaged file is read by tshark alone, which never sees bulk TCP.
+    segments_followed: bool = True
 
 
-Fact = IcmpMessage | ArpMessage | TcpControl | UdpFirst | UdpConversation
+Fact = IcmpMessage | ArpMessage | TcpControl | UdpFirst | UdpConversation | TcpStall

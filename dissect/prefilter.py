@@ -35,8 +35,10 @@ from pathlib import Path
 
 from netwhy import children
 from netwhy.dissect.ethernet import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN
+from netwhy.dissect.facts import TcpStall
 from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
 from netwhy.dissect.ip import PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from netwhy.dissect.tcp_segments import SegmentTracker
 
 MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and counts the rest
 MAX_RECORD = 262_144  # wiretap refuses longer packets in most link types: damage for us too
@@ -159,6 +161,15 @@ class Withheld:
     ipv6: int = 0  # ICMPv6, TCP and UDP over IPv6
 
 
+@dataclass(slots=True)
+class Counters:
+    """What the walk counts and follows in the records it keeps from tshark."""
+
+    udp: dict[bytes, UdpCount]
+    withheld: Withheld
+    tcp: SegmentTracker
+
+
 class Prefilter:
     """Walks one capture: each `feed` writes the next stream's records into a pipe, noting
     their frames in a Stream."""
@@ -170,6 +181,8 @@ class Prefilter:
         self.packets = 0  # records walked (frames)
         self.udp: dict[bytes, UdpCount] = {}  # key: src, dst, sport, dport of the first datagram
         self.withheld = Withheld()
+        self.tcp = SegmentTracker()
+        self._counters = Counters(self.udp, self.withheld, self.tcp)
         self._offset = 0
         self._released = 0
         self._first_ns: int | None = None
@@ -194,6 +207,10 @@ class Prefilter:
         for key, count in self.udp.items():
             if count.forward or count.backward:
                 yield key, count.forward, count.backward, count.earliest_ns, count.latest_ns
+
+    def stalls(self) -> Iterator[TcpStall]:
+        """The TCP connections whose data stopped getting through (tcp_segments.py)."""
+        return self.tcp.stalls()
 
     def feed(self, stream: Stream, fd: int,
              publish: Callable[[Stream], None] | None = None) -> None:
@@ -256,7 +273,7 @@ class Prefilter:
         mm, size = self._mm, len(self._mm)
         record = struct.Struct(self._order + "IIII")
         unpack = record.unpack_from
-        wanted = _classifier(self._link, self.udp, self.withheld)
+        wanted = _classifier(self._link, self._counters)
         scale, frames = self._scale, stream.frames
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
@@ -272,7 +289,7 @@ class Prefilter:
                     first = self._first_ns = time_ns
                 time_ns -= first
                 frame += 1
-                if wanted(mm, offset + 16, length, time_ns) and self._chosen(
+                if wanted(mm, offset + 16, length, time_ns, frame) and self._chosen(
                         frames, out, write, frame, mm[offset:end]):
                     offset = end
                     return
@@ -303,7 +320,7 @@ class Prefilter:
         epb = struct.Struct(order + "IIII").unpack_from  # interface, time high, low, length
         trailer = struct.Struct(order + "I").unpack_from
         frames, interfaces = stream.frames, self._interfaces
-        classifiers = [_classifier(link, self.udp, self.withheld) for link, *_ in interfaces]
+        classifiers = [_classifier(link, self._counters) for link, *_ in interfaces]
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
         try:
@@ -332,8 +349,8 @@ class Prefilter:
                         first = self._first_ns = time_ns
                     time_ns -= first
                     frame += 1
-                    if classifiers[interface](mm, offset + 28, captured, time_ns) and self._chosen(
-                            frames, out, write, frame, mm[offset:end]):
+                    chosen = classifiers[interface](mm, offset + 28, captured, time_ns, frame)
+                    if chosen and self._chosen(frames, out, write, frame, mm[offset:end]):
                         offset = end
                         return
                 elif kind == _IDB:
@@ -342,7 +359,7 @@ class Prefilter:
                         return
                     described = self._interface(offset, length)
                     interfaces.append(described)
-                    classifiers.append(_classifier(described[0], self.udp, self.withheld))
+                    classifiers.append(_classifier(described[0], self._counters))
                     self._header += mm[offset:end]
                     out += mm[offset:end]
                 elif kind not in (_ISB, _NRB, _DSB):
@@ -412,44 +429,45 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
 
 # --- reading a record's headers ------------------------------------------------------------
 
-Classifier = Callable[[mmap.mmap, int, int, int], bool]
+Classifier = Callable[[mmap.mmap, int, int, int, int], bool]
 
 
-def _classifier(link: int, udp: dict[bytes, UdpCount], withheld: Withheld) -> Classifier:
+def _classifier(link: int, counters: Counters) -> Classifier:
     """A function telling whether tshark must see a record (data at `start`, `length` bytes
-    captured, at `time_ns` from the capture's first record), counting the UDP datagrams and
-    the IPv6 packets it keeps from tshark."""
+    captured, at `time_ns` from the capture's first record, the file's `frame`), counting the
+    UDP datagrams and the IPv6 packets it keeps from tshark and following TCP's segments."""
     if link == _ETHERNET:
         ipv4 = ETHERTYPE_IPV4  # the closure's own: no global read, record after record
 
-        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int, frame: int) -> bool:
             if length < 42:
                 return True
             header = _ETHERNET_IPV4_HEADER(mm, start)
             if header[0] == ipv4:
-                return _transport(mm, start + 14, start + length, header, time_ns, udp)
+                return _transport(mm, start + 14, start + length, header, time_ns, frame,
+                                  counters)
             kind = mm[start + 12:start + 14]
             if kind == _VLAN_TYPE:  # one 802.1Q tag
                 return _network(mm, mm[start + 16:start + 18], start + 18, start + length,
-                                time_ns, udp, withheld)
-            return _network(mm, kind, start + 14, start + length, time_ns, udp, withheld)
+                                time_ns, frame, counters)
+            return _network(mm, kind, start + 14, start + length, time_ns, frame, counters)
     elif link == _SLL:
-        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int, frame: int) -> bool:
             return length < 36 or _network(mm, mm[start + 14:start + 16], start + 16,
-                                           start + length, time_ns, udp, withheld)
+                                           start + length, time_ns, frame, counters)
     elif link == _SLL2:
-        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int, frame: int) -> bool:
             return length < 40 or _network(mm, mm[start:start + 2], start + 20,
-                                           start + length, time_ns, udp, withheld)
+                                           start + length, time_ns, frame, counters)
     elif link in (_RAW, _IPV4, _IPV6):
-        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int, frame: int) -> bool:
             if length < 20:
                 return True
             version = mm[start] >> 4
             kind = _IPV4_TYPE if version == 4 else _IPV6_TYPE if version == 6 else b""
-            return _network(mm, kind, start, start + length, time_ns, udp, withheld)
+            return _network(mm, kind, start, start + length, time_ns, frame, counters)
     else:
-        def network(mm: mmap.mmap, start: int, length: int, time_ns: int) -> bool:
+        def network(mm: mmap.mmap, start: int, length: int, time_ns: int, frame: int) -> bool:
             return True
     return network
 
@@ -466,35 +484,41 @@ _ETHERNET_IPV4_HEADER = struct.Struct(">12xHBxHxxHxBxx8sHHH").unpack_from
 _TCP_PORTS, _UDP_PORTS = FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
 
 
-def _network(mm: mmap.mmap, kind: bytes, ip: int, end: int, time_ns: int,
-             udp: dict[bytes, UdpCount], withheld: Withheld) -> bool:
+def _network(mm: mmap.mmap, kind: bytes, ip: int, end: int, time_ns: int, frame: int,
+             counters: Counters) -> bool:
     if kind == _IPV4_TYPE:
-        return _ipv4(mm, ip, end, time_ns, udp)
+        return _ipv4(mm, ip, end, time_ns, frame, counters)
     if kind == _IPV6_TYPE:
         if _ipv6(mm, ip, end):
             return True
-        withheld.ipv6 += 1
+        counters.withheld.ipv6 += 1
         return False
     return True  # ARP, and everything netwhy does not read (tshark's tap counts it)
 
 
-def _ipv4(mm: mmap.mmap, ip: int, end: int, time_ns: int, udp: dict[bytes, UdpCount]) -> bool:
+def _ipv4(mm: mmap.mmap, ip: int, end: int, time_ns: int, frame: int,
+          counters: Counters) -> bool:
     if end - ip < 28:
         return True
-    return _transport(mm, ip, end, _IPV4_HEADER(mm, ip), time_ns, udp)
+    return _transport(mm, ip, end, _IPV4_HEADER(mm, ip), time_ns, frame, counters)
 
 
-def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int,
-               udp: dict[bytes, UdpCount]) -> bool:
+def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int, frame: int,
+               counters: Counters) -> bool:
     _, first, total, fragment, proto, _, sport, dport, udp_length = header
     if first != 0x45 or fragment & 0x3FFF or total < 28:
         # Options (a source route changes the destination tshark keys conversations on),
         # fragments, or odd: tshark judges.
         return True
     if proto == PROTO_TCP:
-        if total < 34 or end - ip < 34 or mm[ip + 33] & 0x06:  # too short to tell, SYN, RST
+        if total < 34 or end - ip < 34:  # too short to tell
+            return True
+        if total >= 40 and end - ip >= 40:
+            counters.tcp.segment(mm, ip, end, total, frame, time_ns)
+        if mm[ip + 33] & 0x06:  # SYN, RST
             return True
         return sport in _TCP_PORTS or dport in _TCP_PORTS
+    udp = counters.udp
     if (proto != PROTO_UDP or not 8 <= udp_length <= total - 20 or sport in _UDP_PORTS
             or dport in _UDP_PORTS):
         return True  # ICMP, tunnels, a bogus UDP length, and anything else

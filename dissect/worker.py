@@ -13,13 +13,15 @@ beyond 64 bits), TAIL frame, END packets done ipv6 (after each stream: records w
 the walk is done, IPv6 records kept from tshark), and, after the last stream,
 the conversations the worker counted: UDP n followed by n bytes (a few thousand of them,
 each a 12-byte key and four 64-bit integers: datagrams forward and backward, earliest and latest
-time), as often as it takes, then UDP_DONE.
+time), as often as it takes, then STALLS n followed by n bytes (the TCP stalls, a JSON list of
+their fields), then UDP_DONE.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import json
 import os
 import signal
 import socket
@@ -29,14 +31,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from netwhy import children
+from netwhy.dissect.facts import TcpStall
 from netwhy.dissect.prefilter import Counted, Prefilter, Stream, Withheld, write_all
 from netwhy.errors import TsharkFailed
 
-_FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE = 1, 2, 3, 4, 5, 6
+_FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE, _STALLS = 1, 2, 3, 4, 5, 6, 7
 _UDP_BATCH = 4096  # conversations per UDP note
 _PAIR = struct.Struct("<qq")  # a note's tag and value; END's last two values
 _COUNTED = struct.Struct("<12sqqqq")
@@ -80,6 +83,7 @@ class PrefilterWorker:
         self._read_at = 0
         self._done = False
         self._udp_read = False
+        self._stalls: list[TcpStall] = []
         # Streams whose notes are still to come, oldest first: the next one may already be
         # fed while netwhy reads the rows of the one before.
         self._unended: collections.deque[RemoteStream] = collections.deque()
@@ -121,6 +125,11 @@ class PrefilterWorker:
         for body in self.udp:
             yield from _COUNTED.iter_unpack(body)
 
+    def stalls(self) -> Iterator[TcpStall]:
+        """The TCP stalls the worker found, once the last stream has ended."""
+        self.read_notes(lambda: self._udp_read)
+        return iter(self._stalls)
+
     def close(self) -> None:
         self._socket.close()  # the worker's next receive ends it
         try:
@@ -155,7 +164,7 @@ class PrefilterWorker:
             return False
         tag, value = _PAIR.unpack(head)
         stream = self._unended[0] if self._unended else None
-        if tag in (_FRAMES, _FIRST, _UDP):
+        if tag in (_FRAMES, _FIRST, _UDP, _STALLS):
             size = value * 8 if tag == _FRAMES else value
             body = os.pread(fd, size, self._read_at + _PAIR.size)
             if len(body) < size:
@@ -164,6 +173,9 @@ class PrefilterWorker:
                 stream.frames.frombytes(body)
             elif tag == _FIRST:
                 stream.first_ns, stream.first_known = int(body) if body else None, True
+            elif tag == _STALLS:
+                self._stalls = [TcpStall(**{**fields, "frames": tuple(fields["frames"])})
+                                for fields in json.loads(body)]
             else:
                 self.udp.append(body)
             self._read_at += _PAIR.size + size
@@ -230,6 +242,8 @@ def main() -> None:
         while batch := list(itertools.islice(conversations, _UDP_BATCH)):
             counts = b"".join(_COUNTED.pack(*conversation) for conversation in batch)
             write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
+        stalls = json.dumps([asdict(stall) for stall in chooser.stalls()]).encode()
+        write_all(int(notes), _PAIR.pack(_STALLS, len(stalls)) + stalls)
         write_all(int(notes), _PAIR.pack(_UDP_DONE, 0))
     finally:
         chooser.close()

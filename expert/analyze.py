@@ -12,7 +12,7 @@ from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 from typing import TYPE_CHECKING
 
 from netwhy.dissect.capture import STREAM_PACKETS, CaptureReader
-from netwhy.dissect.facts import Unanalysed
+from netwhy.dissect.facts import CaptureSummary, Unanalysed
 from netwhy.expert.conversations import conversations
 from netwhy.expert.diagnosis import Diagnosis
 from netwhy.expert.engine_facts import (
@@ -61,7 +61,7 @@ def analyze(path: Path | str, prefilter: bool = True,
         packets=summary.packets,
         diagnoses=diagnoses,
         truncated=summary.truncated,
-        notes=[note for _, note in unread] + limit_notes(seen),
+        notes=[note for _, note in unread] + limit_notes(seen) + _segments_note(summary, seen),
         unanalysed=sum(count for count, _ in unread),
         conversations=attempts,
         timings={
@@ -101,6 +101,17 @@ def _share(part: int, whole: int) -> str:
     """A percentage that says 100% only of all and 0% never: 99.7% is "99%", 0.2% "<1%"."""
     percent = part * 100 // whole
     return f"{percent}%" if percent else "<1%"
+
+
+def _segments_note(summary: CaptureSummary, seen: Observations) -> list[str]:
+    """A capture the prefilter could not walk had its TCP data read by nobody: say so where
+    connections opened, whose data might have stalled unseen."""
+    opened = sum(1 for s in seen.services.values() if s.proto == "tcp" and s.replies)
+    if summary.segments_followed or not opened:
+        return []
+    return [f"TCP data not followed: the capture is compressed or damaged, so tshark read it "
+            f"alone, and the data of its {opened} opened TCP connections was not examined for "
+            "path-MTU black holes (tcp.pmtu-blackhole)"]
 
 
 def limit_notes(seen: Observations) -> list[str]:

@@ -45,7 +45,13 @@ def _outcome(service: ServiceAttempts, tied: tuple[Diagnosis, ...]) -> str:
     conditions = {d.condition for d in tied}
     explicit = {c for c in conditions if c.startswith("icmp.") and c != "icmp.echo.no-reply"}
     if service.replies:
-        return "answered-then-failed" if explicit or "tcp.refused" in conditions else "completed"
+        if explicit or "tcp.refused" in conditions:
+            return "answered-then-failed"
+        # Data stopped getting through (and the sender did not find a size that passes).
+        if any(d.condition == "tcp.pmtu-blackhole" and not d.details.get("recovered")
+               for d in tied):
+            return "answered-then-stalled"
+        return "completed"
     if service.refused:
         return "refused"
     if explicit:

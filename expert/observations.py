@@ -8,7 +8,7 @@ million TCP connections are counters, not a million engine facts.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
 
 from netwhy.dissect import icmp
@@ -17,6 +17,7 @@ from netwhy.dissect.facts import (
     Fact,
     IcmpMessage,
     TcpControl,
+    TcpStall,
     UdpConversation,
     UdpFirst,
 )
@@ -173,6 +174,7 @@ class Observations:
     # Recently seen datagrams: TTL and frame, to spot a datagram coming round again.
     recent: OrderedDict[DatagramKey, tuple[int, int]] = field(default_factory=OrderedDict)
     pending_echo: OrderedDict[tuple[str, str, int, int], float] = field(default_factory=OrderedDict)
+    stalls: list[TcpStall] = field(default_factory=list)  # TCP data that stopped getting through
     untracked_conversations: int = 0  # messages past MAX_CONVERSATIONS or MAX_REPORTED, counted
     end_time: float = 0.0  # the last packet's time, as far as netwhy saw
 
@@ -184,7 +186,7 @@ class Observations:
                 answered.setdefault(service.dst, set()).add(service.src)
         return answered
 
-    def room(self, table: dict) -> bool:
+    def room(self, table: Sized) -> bool:
         """Whether a reported table can take one more entry; if not, the message is counted."""
         if len(table) < MAX_REPORTED:
             return True
@@ -220,6 +222,8 @@ def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
             _observe_udp(seen, fact, udp_first)
         elif isinstance(fact, ArpMessage):
             seen.arp.add(fact)
+        elif isinstance(fact, TcpStall) and seen.room(seen.stalls):
+            seen.stalls.append(fact)
     return seen
 
 

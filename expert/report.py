@@ -8,7 +8,8 @@ from typing import Any
 from netwhy.expert.diagnosis import Diagnosis, Subject
 
 # Outcomes that mean the client did not get what it asked for.
-FAILED = frozenset({"refused", "icmp-error", "silent", "answered-then-failed"})
+FAILED = frozenset({"refused", "icmp-error", "silent", "answered-then-failed",
+                    "answered-then-stalled"})
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,9 @@ class Conversation:
     """One client's attempts at one service (TCP or UDP port) or host (ICMP echo)."""
 
     subject: Subject
-    outcome: str  # completed, refused, icmp-error, silent, answered-then-failed, no-reply
+    # completed, refused, icmp-error, silent, answered-then-failed, answered-then-stalled,
+    # no-reply
+    outcome: str
     attempts: int
     replies: int
     frames: tuple[int, ...]

@@ -5,6 +5,7 @@ from netwhy.lab import (  # noqa: F401  (they register on import)
     conversation_scenarios,
     icmp_scenarios,
     ipv6_scenarios,
+    pmtu_scenarios,
 )
 from netwhy.lab.scenarios import SCENARIOS, Scenario
 

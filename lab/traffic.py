@@ -84,6 +84,43 @@ def tcp_client(args: argparse.Namespace) -> None:
         say(f"error {err.strerror}")
 
 
+def bulk_server(args: argparse.Namespace) -> None:
+    """Answer each request with a short header, then, a moment later, a long body: the way a
+    web server answers (the small part passes any path; the full-size segments may not)."""
+    server = socket.create_server(("0.0.0.0", args.port))
+    say("ready")
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(args.wait)
+            try:
+                conn.recv(65535)
+                conn.sendall(b"h" * args.head)
+                time.sleep(0.3)
+                conn.sendall(b"b" * args.body)
+                conn.recv(65535)  # until the client closes (or gives up)
+            except OSError:
+                pass
+
+
+def bulk_client(args: argparse.Namespace) -> None:
+    """Ask, and read until `expect` bytes came or `wait` seconds passed; then close."""
+    got = 0
+    started = time.monotonic()
+    with socket.create_connection((args.dst, args.port), timeout=args.wait) as conn:
+        if args.small_buffer:  # a small receive window fills at once
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.sendall(b"GET /\n")
+        time.sleep(args.pause)  # not reading: the window closes, the sender probes it
+        try:
+            while got < args.expect and (chunk := conn.recv(65535)):
+                got += len(chunk)
+                conn.settimeout(max(0.1, args.wait - (time.monotonic() - started)))
+        except TimeoutError:
+            pass
+    say(f"received {got} of {args.expect} bytes in {time.monotonic() - started:.1f} s")
+
+
 def raw_send(args: argparse.Namespace) -> None:
     """Send bare IP datagrams with protocol number ``proto``; the kernel writes the IP header."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, args.proto)
@@ -132,6 +169,22 @@ def main() -> None:
     p.add_argument("port", type=int)
     p.add_argument("--wait", type=float, default=5.0)
     p.set_defaults(func=tcp_client)
+
+    p = commands.add_parser("bulk-server")
+    p.add_argument("port", type=int)
+    p.add_argument("--head", type=int, default=300)
+    p.add_argument("--body", type=int, default=60_000)
+    p.add_argument("--wait", type=float, default=10.0)
+    p.set_defaults(func=bulk_server)
+
+    p = commands.add_parser("bulk-client")
+    p.add_argument("dst")
+    p.add_argument("port", type=int)
+    p.add_argument("--expect", type=int, default=60_300)
+    p.add_argument("--wait", type=float, default=7.0)
+    p.add_argument("--pause", type=float, default=0.0, help="seconds before reading")
+    p.add_argument("--small-buffer", action="store_true")
+    p.set_defaults(func=bulk_client)
 
     p = commands.add_parser("raw-send")
     p.add_argument("dst")

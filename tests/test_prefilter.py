@@ -33,12 +33,32 @@ def outcome(path: Path, prefilter: bool, stream_packets: int = STREAM_PACKETS,
     return result
 
 
+BLACKHOLE = "tcp.pmtu-blackhole"
+
+
+def without_segments(result: dict[str, Any], stalled: list[dict]) -> dict[str, Any]:
+    """A report as it would be without the TCP segment analysis, which only the prefilter's
+    walk does (tshark alone never sees bulk TCP, and says so in a note). `stalled`: the
+    subjects of the conversations a black hole was found in, whose frames then include its
+    evidence."""
+    result["diagnoses"] = [d for d in result["diagnoses"] if d["condition"] != BLACKHOLE]
+    result["notes"] = [n for n in result["notes"] if not n.startswith("TCP data not followed")]
+    for conversation in result["conversations"]:
+        conversation["diagnoses"] = [c for c in conversation["diagnoses"] if c != BLACKHOLE]
+        if conversation["outcome"] == "answered-then-stalled":
+            conversation["outcome"], conversation["failed"] = "completed", False
+        if conversation["subject"] in stalled:
+            del conversation["first_frame"], conversation["last_frame"]
+    return result
+
+
 @pytest.mark.parametrize("path", OWN + PUBLIC_CAPTURES, ids=lambda p: p.name)
 def test_prefiltered_streams_give_the_same_report(path: Path) -> None:
-    one_pass = outcome(path, prefilter=False)
-    assert outcome(path, prefilter=True) == one_pass
+    one_pass, walked = outcome(path, prefilter=False), outcome(path, prefilter=True)
     # Three records a stream, walked by the worker process: boundaries fall everywhere.
-    assert outcome(path, prefilter=True, stream_packets=3, worker=True) == one_pass
+    assert outcome(path, prefilter=True, stream_packets=3, worker=True) == walked
+    stalled = [v["subject"] for v in walked["conversations"] if BLACKHOLE in v["diagnoses"]]
+    assert without_segments(walked, stalled) == without_segments(one_pass, stalled)
 
 
 def test_a_busy_capture(tmp_path: Path) -> None:
@@ -46,7 +66,7 @@ def test_a_busy_capture(tmp_path: Path) -> None:
     counted by the prefilter, TCP conversations and unanswered ARP cross the boundaries."""
     path = tmp_path / "mixed.pcap"
     write_capture(path, packets=30_000, seed=3)
-    one_pass = outcome(path, prefilter=False)
+    one_pass = without_segments(outcome(path, prefilter=False), [])
     assert one_pass["diagnoses"], "the mix holds failures to find"
     assert outcome(path, prefilter=True, stream_packets=1_000) == one_pass
     assert outcome(path, prefilter=True, stream_packets=1_000, worker=True) == one_pass
@@ -134,6 +154,6 @@ def test_times_out_of_order(tmp_path: Path) -> None:
         index += 1
     assert moved == 6
     path.write_bytes(data)
-    one_pass = outcome(path, prefilter=False)
+    one_pass = without_segments(outcome(path, prefilter=False), [])
     assert outcome(path, prefilter=True, stream_packets=100) == one_pass
     assert outcome(path, prefilter=True, stream_packets=100, worker=True) == one_pass

@@ -1,0 +1,127 @@
+"""Path-MTU black holes, made by the kernel: a router whose link towards the client carries only
+1400-byte packets, and an nftables rule on it that drops its own "fragmentation needed"
+messages, as a firewall filtering ICMP would. The server answers a request with a short header
+and a long body; the header passes, the full-size segments of the body do not.
+
+Each scenario captures at the sender (the server, the main file) and at the receiver (the
+client, `.client-side.pcapng`), since the evidence differs with the capture point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netwhy.lab.netns import Topology
+from netwhy.lab.scenarios import REMOTE_SERVER, routed, scenario, traffic
+
+PORT = 8080
+NARROW_MTU = 1400
+# The router sends fragmentation needed, and drops it on the way out: the sender never learns.
+DROP_FRAG_NEEDED = """
+table inet blackhole {
+  chain out {
+    type filter hook output priority 0;
+    icmp type destination-unreachable icmp code frag-needed drop
+  }
+}
+"""
+# Ordinary loss instead: 5% of what the router forwards, at random, every size alike.
+RANDOM_LOSS = """
+table inet loss {
+  chain forward {
+    type filter hook forward priority 0;
+    numgen random mod 100 < 5 drop
+  }
+}
+"""
+
+
+def _narrow(t: Topology, ruleset: str, mtu_probing: bool = False) -> None:
+    routed(t)
+    t.ip("router", "link", "set", "eth0", "mtu", str(NARROW_MTU))
+    t.run("router", ["nft", "-f", "-"], input=ruleset)
+    # Linux's own black-hole detection: after a few timeouts, it retries with smaller segments.
+    t.sysctl("server", "net.ipv4.tcp_mtu_probing", "1" if mtu_probing else "0")
+    t.start("server", traffic("bulk-server", str(PORT)), ready="ready")
+
+
+def _transfer(t: Topology, out: Path, wait_s: float) -> list[Path]:
+    client_side = out.with_name(out.stem + ".client-side.pcapng")
+    with t.capture("server", "eth0", out), t.capture("client", "eth0", client_side):
+        t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), "--wait", str(wait_s)))
+    return [out, client_side]
+
+
+@scenario(
+    "pmtu-blackhole",
+    "a download through a router whose 1400-byte link drops bigger packets while its own "
+    "fragmentation-needed messages are filtered: the header arrives, the body never does",
+    conditions=("tcp.pmtu-blackhole",),
+)
+def pmtu_blackhole(out: Path) -> list[Path]:
+    with Topology() as t:
+        _narrow(t, DROP_FRAG_NEEDED)
+        return _transfer(t, out, wait_s=5.0)
+
+
+@scenario(
+    "pmtu-blackhole-recovered",
+    "the same black hole, with the server's tcp_mtu_probing on: after a few timeouts it "
+    "retries with smaller segments and the download completes, seconds late",
+    conditions=("tcp.pmtu-blackhole",),
+)
+def pmtu_blackhole_recovered(out: Path) -> list[Path]:
+    with Topology() as t:
+        _narrow(t, DROP_FRAG_NEEDED, mtu_probing=True)
+        return _transfer(t, out, wait_s=10.0)
+
+
+def _download(t: Topology, out: Path, *client: str, body: int = 400_000) -> list[Path]:
+    """Through the routed topology, unimpaired: a download the client reads as it likes."""
+    routed(t)
+    t.start("server", traffic("bulk-server", str(PORT), "--body", str(body)), ready="ready")
+    client_side = out.with_name(out.stem + ".client-side.pcapng")
+    with t.capture("server", "eth0", out), t.capture("client", "eth0", client_side):
+        t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), *client))
+    return [out, client_side]
+
+
+@scenario(
+    "tcp-zero-window",
+    "a download whose client stops reading for 4 s: its receive window fills, the server "
+    "probes the zero window with tiny segments, then the transfer completes (no black hole)",
+)
+def tcp_zero_window(out: Path) -> list[Path]:
+    with Topology() as t:
+        return _download(t, out, "--small-buffer", "--pause", "4", "--expect", "400300",
+                         "--wait", "10")
+
+
+@scenario(
+    "tcp-app-closes",
+    "a client that reads the first 20 KB of a download and closes the connection, resetting "
+    "what was still in flight (no black hole)",
+)
+def tcp_app_closes(out: Path) -> list[Path]:
+    with Topology() as t:
+        return _download(t, out, "--expect", "20000", "--wait", "5", body=2_000_000)
+
+
+@scenario(
+    "tcp-random-loss",
+    "a download through a router that drops 5% of what it forwards at random: segments of "
+    "every size are retransmitted and the download completes (no black hole)",
+)
+def tcp_random_loss(out: Path) -> list[Path]:
+    with Topology() as t:
+        routed(t)
+        # One wire segment per send: segmentation offload would hand the router a few 64 KB
+        # packets, and dropping one of those is not what loss on a real path looks like.
+        t.ip("server", "link", "set", "eth0", "gso_max_segs", "1")
+        t.run("router", ["nft", "-f", "-"], input=RANDOM_LOSS)
+        t.start("server", traffic("bulk-server", str(PORT), "--body", "400000"), ready="ready")
+        client_side = out.with_name(out.stem + ".client-side.pcapng")
+        with t.capture("server", "eth0", out), t.capture("client", "eth0", client_side):
+            t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), "--expect",
+                                    "400300", "--wait", "10"))
+        return [out, client_side]
