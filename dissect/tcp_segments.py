@@ -105,23 +105,44 @@ class SegmentTracker:
         it, `end` where the captured bytes end, `length` the IP total length."""
         key = mm[ip + 12:ip + 24]  # addresses and ports, as on the wire
         found = self._connections.get(key)
-        seq, ack, offset, flags, window = _TCP(mm, ip + 24)
         if found is None:
-            if flags & _SYN and not flags & _ACK:
+            if mm[ip + 33] & (_SYN | _ACK) == _SYN:  # a client's SYN opens a connection
+                seq, _, offset, _, _ = _TCP(mm, ip + 24)
                 mss = _mss(mm, ip + 40, min(end, ip + 20 + (offset >> 4) * 4))
                 self._open(key, seq, mss, time_ns)
             return
-        payload = length - 20 - (offset >> 4) * 4
+        seq, ack, offset, flags, window = _TCP(mm, ip + 24)
         connection, side = found
-        sender, receiver = connection.sides[side], connection.sides[1 - side]
+        sender = connection.sides[side]
         if flags & _SYN:
             sender.mss = _mss(mm, ip + 40, min(end, ip + 20 + (offset >> 4) * 4))
             sender.next_seq = (seq + 1) & _MASK
             connection.established = side == 1
             return
         if flags & _ACK:
-            self._acknowledged(receiver, ack)
+            receiver = connection.sides[1 - side]
+            if ack != receiver.last_ack:
+                self._acknowledged(receiver, ack)
             sender.zero_window = window == 0
+        payload = length - 20 - (offset >> 4) * 4
+        if seq == sender.next_seq:  # in order, the common case: kept short
+            if payload > 0:
+                after_end = (seq + payload) & _MASK
+                sender.next_seq = after_end
+                if length > sender.largest_acked and len(sender.in_flight) < MAX_IN_FLIGHT:
+                    sender.in_flight.append((after_end, length, frame, seq))
+                if sender.gap_seq is not None:
+                    sender.data_after_gap = True  # data flows on past the gap: no stall
+        else:
+            self._out_of_order(sender, seq, payload, length, frame, time_ns)
+        if flags & (_FIN | _RST):
+            if flags & _RST or connection.closed:
+                self._close(key, connection)
+            else:
+                connection.closed += 1
+
+    def _out_of_order(self, sender: _Direction, seq: int, payload: int, length: int,
+                      frame: int, time_ns: int) -> None:
         if sender.next_seq is not None and after(seq, sender.next_seq):
             # Bytes the capture never showed: lost before it, if never acknowledged.
             if sender.gap_seq is None:
@@ -129,13 +150,9 @@ class SegmentTracker:
             if payload <= 0:
                 sender.next_seq = seq
         elif payload > 0 and sender.gap_seq is not None:
-            sender.data_after_gap = True  # data flows on past the gap: not a stall
+            sender.data_after_gap = True
         if payload > 0:
             self._sent(sender, seq, payload, length, frame, time_ns)
-        if flags & _RST or (flags & _FIN and connection.closed + 1 >= 2):
-            self._close(key, connection)
-        elif flags & _FIN:
-            connection.closed += 1
 
     def stalls(self) -> Iterator[TcpStall]:
         """The connections that stalled: those closed so far, then those still open."""
