@@ -49,7 +49,8 @@ def frames_of(path: Path) -> list[bytes]:
 
 
 def send(interface: str, capture: Path, pps: int) -> None:
-    """Write the capture's frames onto the interface at `pps` frames a second."""
+    """Write the capture's frames onto the interface at `pps` frames a second; print how
+    long it took."""
     frames = frames_of(capture)
     out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     out.bind((interface, 0))
@@ -60,6 +61,7 @@ def send(interface: str, capture: Path, pps: int) -> None:
             out.send(frame)
         sent = due
         time.sleep(PACE_S)
+    print(time.monotonic() - started)
 
 
 def replay(capture: Path, pps: int, expected_facts: int, packets: int) -> dict[str, object]:
@@ -74,9 +76,8 @@ def replay(capture: Path, pps: int, expected_facts: int, packets: int) -> dict[s
              "--duration", f"{duration:.0f}", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(4)  # capture running
-        sending = time.monotonic()
-        lab.run("wire", [sys.executable, __file__, "--send", "w0", str(capture), str(pps)])
-        sent_s = time.monotonic() - sending
+        sent_s = float(lab.run("wire", [sys.executable, __file__, "--send", "w0", str(capture),
+                                        str(pps)]).stdout)
         out, err = watch.communicate(timeout=duration + 60)
         ran_s = time.monotonic() - started
     report = json.loads(out)

@@ -53,8 +53,8 @@ _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
     b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1),
 }
-_SHB, _IDB, _EPB, _ISB, _NRB, _DSB = 0x0A0D0D0A, 1, 6, 5, 4, 0x0A
-_IF_TSRESOL, _IF_TSOFFSET = 9, 14
+SHB, IDB, EPB, ISB, NRB, DSB = 0x0A0D0D0A, 1, 6, 5, 4, 0x0A
+IF_TSRESOL, IF_TSOFFSET = 9, 14
 
 
 _PLAIN_TYPES = ("pcap", "nsecpcap", "pcapng")  # capinfos -t: the layouts the walk reads
@@ -273,7 +273,7 @@ class Prefilter:
         mm, size = self._mm, len(self._mm)
         record = struct.Struct(self._order + "IIII")
         unpack = record.unpack_from
-        wanted = _classifier(self._link, self._counters)
+        wanted = classifier(self._link, self._counters)
         scale, frames = self._scale, stream.frames
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
@@ -320,7 +320,7 @@ class Prefilter:
         epb = struct.Struct(order + "IIII").unpack_from  # interface, time high, low, length
         trailer = struct.Struct(order + "I").unpack_from
         frames, interfaces = stream.frames, self._interfaces
-        classifiers = [_classifier(link, self._counters) for link, *_ in interfaces]
+        classifiers = [classifier(link, self._counters) for link, *_ in interfaces]
         offset, frame = self._offset, self.packets
         first, release_at = self._first_ns, self._released + _RELEASE_EVERY
         try:
@@ -331,7 +331,7 @@ class Prefilter:
                         or trailer(mm, end - 4)[0] != length):
                     self._verbatim = True
                     return
-                if kind == _EPB:
+                if kind == EPB:
                     if length < 32:
                         self._verbatim = True
                         return
@@ -353,16 +353,16 @@ class Prefilter:
                     if chosen and self._chosen(frames, out, write, frame, mm[offset:end]):
                         offset = end
                         return
-                elif kind == _IDB:
+                elif kind == IDB:
                     if length < 20:
                         self._verbatim = True
                         return
                     described = self._interface(offset, length)
                     interfaces.append(described)
-                    classifiers.append(_classifier(described[0], self._counters))
+                    classifiers.append(classifier(described[0], self._counters))
                     self._header += mm[offset:end]
                     out += mm[offset:end]
-                elif kind not in (_ISB, _NRB, _DSB):
+                elif kind not in (ISB, NRB, DSB):
                     # Another section, simple or obsolete packet blocks, or a block type that
                     # may be a record: tshark reads the rest as it is.
                     self._verbatim = True
@@ -389,13 +389,13 @@ class Prefilter:
             if code == 0:
                 break
             value = mm[start + 4:start + 4 + size]
-            if code == _IF_TSRESOL and value:
+            if code == IF_TSRESOL and value:
                 exponent = value[0]
                 if exponent & 0x80:
                     multiply, divide = 10**9, 2 ** (exponent & 0x7F)
                 else:
                     multiply, divide = 10 ** max(0, 9 - exponent), 10 ** max(0, exponent - 9)
-            elif code == _IF_TSOFFSET and len(value) == 8:
+            elif code == IF_TSOFFSET and len(value) == 8:
                 shift = struct.unpack(order + "q", value)[0] * 10**9
             start += 4 + (size + 3) // 4 * 4
         return link, multiply, divide, shift
@@ -432,7 +432,7 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
 Classifier = Callable[[mmap.mmap, int, int, int, int], bool]
 
 
-def _classifier(link: int, counters: Counters) -> Classifier:
+def classifier(link: int, counters: Counters) -> Classifier:
     """A function telling whether tshark must see a record (data at `start`, `length` bytes
     captured, at `time_ns` from the capture's first record, the file's `frame`), counting the
     UDP datagrams and the IPv6 packets it keeps from tshark and following TCP's segments."""

@@ -73,7 +73,10 @@ def _numbers_schema(names: tuple[str, ...], maximum: float | None = None) -> dic
     }
 
 
-_LIVE_SCHEMA = _numbers_schema(("history_s", "max_facts", "judge_every_s", "repeat_after_s"))
+_LIVE_SCHEMA = _numbers_schema((
+    "history_s", "max_facts", "judge_every_s", "repeat_after_s", "max_arp_facts", "settle_s",
+    "behind_s", "capture_buffer_mb", "drain_s", "arp_per_sender_per_s", "arp_bulk_per_s",
+    "arp_watched_per_s", "watched_hosts"))
 _COVERAGE_SCHEMA = _numbers_schema(("other_min_share",), maximum=1)  # shares of the packets
 
 

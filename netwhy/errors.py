@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     OK = 0  # analysis completed, whatever it found
     FINDINGS = 1  # only with --fail-on: a finding at or above the given severity
     USAGE = 2  # bad command line (argparse's own status)
-    UNREADABLE = 3  # input missing, a directory, a pipe or device, or not readable
+    UNREADABLE = 3  # input missing, a pipe or device, not readable; an interface down or absent
     NOT_A_CAPTURE = 4  # not pcap/pcapng, a 0-byte file, or a header tshark refuses
     EMPTY = 5  # a valid capture with no packets
     TRUNCATED = 6  # cut short or damaged: analysed up to the damage, report says so

@@ -3,6 +3,7 @@ side makes failures happen, the diagnoses arriving within seconds, and a clean e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,11 +17,13 @@ from typing import Any
 import pytest
 from conftest import CAPTURES, NETWHY
 
-from netwhy.dissect.facts import Fact
+from netwhy.dissect.facts import ArpMessage, Fact, UdpConversation
+from netwhy.dissect.livefilter import Gap
 from netwhy.dissect.rows import Rows
 from netwhy.dissect.tshark import FieldsCapture, tshark_path_and_version
 from netwhy.errors import ExitCode
-from netwhy.expert.watch import Watch
+from netwhy.expert.report import Report
+from netwhy.expert.watch import Unjudged, Watch
 from netwhy.kb import load_knowledge_base
 from netwhy.lab.netns import Topology
 
@@ -134,6 +137,62 @@ def test_missing_interface_one_line() -> None:
 
 
 @needs_root
+def test_missing_interface_one_clean_line() -> None:
+    result = subprocess.run([str(NETWHY), "watch", "-i", "nosuch0", "--duration", "5"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.stderr == "netwhy: no interface named nosuch0 (No such device exists)\n"
+
+
+@pytest.mark.netns
+@needs_root
+def test_interface_down_is_unreadable_input() -> None:
+    with Topology() as lab:
+        lab.add_namespace("box")
+        lab.ip("box", "link", "add", "d0", "type", "veth", "peer", "name", "d1")  # left down
+        result = lab.run("box", [str(NETWHY), "watch", "-i", "d0", "--duration", "5"],
+                         check=False)
+    assert result.returncode == ExitCode.UNREADABLE
+    assert result.stderr == ("netwhy: interface d0 is down: bring it up first "
+                             "(ip link set d0 up)\n")
+
+
+def children_in(namespace: str) -> list[str]:
+    """The programs running in a namespace, by name."""
+    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
+                          text=True).stdout.split()
+    names = []
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            names.append(Path(f"/proc/{pid}/comm").read_text().strip())
+    return names
+
+
+@pytest.mark.netns
+@needs_root
+def test_killed_watch_leaves_no_capture_running(tmp_path: Path) -> None:
+    """SIGKILL unwinds nothing: the kernel's parent-death signal ends both dumpcaps (the
+    capture and the --write ring) and tshark."""
+    with Topology() as lab:
+        lab.add_namespace("box")
+        lab.link("box", "k0", "box", "k1")
+        watch = subprocess.Popen(
+            ["ip", "netns", "exec", lab.prefix + "box", str(NETWHY), "watch", "-i", "k0",
+             "--write", str(tmp_path / "kept.pcapng")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while sorted(set(children_in(lab.prefix + "box"))) != ["dumpcap", "netwhy", "tshark"]:
+            assert time.monotonic() < deadline, children_in(lab.prefix + "box")
+            time.sleep(0.1)
+        assert children_in(lab.prefix + "box").count("dumpcap") == 2
+        watch.kill()
+        watch.wait()
+        deadline = time.monotonic() + 2
+        while children_in(lab.prefix + "box") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert children_in(lab.prefix + "box") == []
+
+
+@needs_root
 def test_bad_capture_filter_one_line() -> None:
     result = subprocess.run([str(NETWHY), "watch", "-i", "lo", "-f", "hots 192.0.2.1",
                              "--duration", "5"], capture_output=True, text=True, timeout=60)
@@ -142,14 +201,22 @@ def test_bad_capture_filter_one_line() -> None:
     assert "hots 192.0.2.1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def storm_facts() -> list[Fact]:
-    """The facts of a kernel-made ARP storm (the lab's capture), as a live watch gets them."""
+def capture_facts(name: str) -> tuple[list[Fact], list[UdpConversation]]:
+    """A lab capture's facts as a live watch gets them, and its UDP conversation counts (which
+    a watch receives at the end)."""
     tshark, version = tshark_path_and_version()
-    capture = FieldsCapture(CAPTURES / "arp-storm.pcapng", tshark, version)
+    capture = FieldsCapture(CAPTURES / name, tshark, version)
+    rows = Rows()
     try:
-        return list(Rows().stream(None, (line for batch in capture.batches() for line in batch)))
+        facts = list(rows.stream(None, (line for batch in capture.batches() for line in batch)))
     finally:
         capture.close()
+    return facts, list(rows.conversations())
+
+
+def storm_facts() -> list[Fact]:
+    """The facts of a kernel-made ARP storm (the lab's capture), as a live watch gets them."""
+    return capture_facts("arp-storm.pcapng")[0]
 
 
 def test_a_storm_does_not_grow_memory_and_is_reported_once() -> None:
@@ -158,14 +225,14 @@ def test_a_storm_does_not_grow_memory_and_is_reported_once() -> None:
     kb = load_knowledge_base()
     clock = [0.0]
     watch = Watch(kb, clock=lambda: clock[0])
-    watch.max_facts = 500
+    watch.max_arp_facts = 500
     facts = storm_facts()
     reported = []
     for _ in range(60):
         watch.add(facts)
         clock[0] += 1.0
         reported += [d.condition for d in watch.judge()]
-        assert len(watch.history) <= 500
+        assert len(watch.arp) <= 500
     assert reported.count("arp.storm") == 1
     assert watch.facts_seen == 60 * len(facts)
     report = watch.report("live capture on test", "4.0", 0, [])
@@ -173,12 +240,90 @@ def test_a_storm_does_not_grow_memory_and_is_reported_once() -> None:
     assert any("forgotten" in note for note in report.notes)
 
 
+def test_a_storm_does_not_push_out_icmp_errors() -> None:
+    """ARP is remembered apart: however long a storm, the port unreachable that answered a
+    probe before it is still there for the final report, and the probe is not called silent."""
+    kb = load_knowledge_base()
+    clock = [0.0]
+    watch = Watch(kb, clock=lambda: clock[0])
+    watch.max_arp_facts = 500
+    probe, udp = capture_facts("udp-closed-port.pcapng")
+    watch.add(probe)
+    storm = storm_facts()
+    for _ in range(60):
+        watch.add(storm)
+        clock[0] += 1.0
+        watch.judge()
+    conditions = {d.condition for d in watch.report("live capture on test", "4.0", 0,
+                                                    udp).diagnoses}
+    assert "icmp.unreachable.port" in conditions and "conversation.silent" not in conditions
+
+
+def test_a_storm_reports_its_rate_on_the_wire() -> None:
+    """Past a sender's budget the live filter sheds its ARP, and counts it: the storm's rate is
+    the wire's, not what tshark was given, and it is printed once a whole second is counted."""
+    kb = load_knowledge_base()
+    watch = Watch(kb, clock=lambda: 10.0)
+    facts = storm_facts()
+    mac = next(f.sender_mac for f in facts if isinstance(f, ArpMessage) and f.opcode == 1)
+    watch.wire_rates = {mac: None}  # its first whole second on the wire is being counted
+    watch.add(facts)
+    assert "arp.storm" not in {d.condition for d in watch.judge()}
+    watch.wire_rates = {mac: 119_000}
+    storm = next(d for d in watch.judge() if d.condition == "arp.storm")
+    assert storm.details["rate"] == 119_000 and "119000" in storm.summary
+    assert storm.details["judged_rate"] < 119_000
+
+
+@pytest.mark.parametrize(("capture", "condition", "protocol"), [
+    ("silent-drop.pcapng", "conversation.silent", None),
+    ("echo-no-reply-filtered.pcapng", "icmp.echo.no-reply", None),
+    ("arp-unanswered.pcapng", "arp.unanswered", "arp"),
+])
+def test_no_absence_is_concluded_over_missing_frames(capture: str, condition: str,
+                                                     protocol: str | None) -> None:
+    """An absence (no reply, no answer) is withheld, live and in the report, when frames after
+    its first evidence frame may be missing; the report says which and why. A gap before its
+    evidence, or of another protocol (shed ARP replies for a UDP probe), changes nothing."""
+    kb = load_knowledge_base()
+    facts, udp = capture_facts(capture)
+
+    def judged(*gaps: Gap) -> tuple[list[str], Report]:
+        watch = Watch(kb, clock=lambda: 60.0)
+        for gap in gaps:
+            watch.lost(gap)
+        watch.add(facts)
+        live = [d.condition for d in watch.judge()]
+        return live, watch.report("live capture on test", "4.0", len(facts), udp)
+
+    live, report = judged()
+    found = next(d for d in report.diagnoses if d.condition == condition)
+    assert condition in live
+    before = Gap(min(found.evidence) - 1, None, "frames were lost before")
+    other = Gap(None, "tcp" if protocol else "arp", "frames of another protocol were shed")
+    live, report = judged(before, other)
+    assert condition in live and condition in {d.condition for d in report.diagnoses}
+    live, report = judged(Gap(max(found.evidence), protocol, "12 ARP replies were shed"))
+    assert condition not in live and condition not in {d.condition for d in report.diagnoses}
+    assert any(note.startswith(f"not concluded: {condition}") and "12 ARP replies" in note
+               for note in report.notes)
+    assert report.timings["absences_withheld"] == 1
+    # Dropped by the kernel (counted at the end: anywhere), or left unread at the end.
+    for unjudged, said in ((Unjudged(kernel=7), "7 by the kernel"),
+                           (Unjudged(unread=5), "left unread: 5 frames")):
+        watch = Watch(kb, clock=lambda: 60.0)
+        watch.add(facts)
+        report = watch.report("live capture on test", "4.0", len(facts), udp, unjudged)
+        assert condition not in {d.condition for d in report.diagnoses}
+        assert any(said in note for note in report.notes)
+    assert report.timings["frames_unread"] == 5
+
+
 def test_old_facts_expire() -> None:
     kb = load_knowledge_base()
     clock = [0.0]
     watch = Watch(kb, clock=lambda: clock[0])
     watch.add(storm_facts())
-    assert watch.history
+    assert watch.arp
     clock[0] += float(kb.live["history_s"].value) + 60
-    assert watch.judge() == [] and not watch.history
-
+    assert watch.judge() == [] and not watch.arp
