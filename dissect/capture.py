@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,18 @@ from netwhy.dissect.prefilter import Gate, Prefilter, Stream
 from netwhy.dissect.rows import Rows, TsharkEnd
 from netwhy.dissect.tshark import FieldsCapture, tshark_path, tshark_version
 from netwhy.dissect.worker import PrefilterWorker
-from netwhy.errors import EmptyCapture, NotACapture, TsharkFailed, UnreadableInput
+from netwhy.errors import (
+    DamagedCapture,
+    EmptyCapture,
+    NotACapture,
+    TsharkFailed,
+    UnreadableInput,
+)
 
 # First bytes of the formats netwhy accepts: pcap (both byte orders, micro- and nanosecond),
 # pcapng, and either of them gzip-compressed (tshark reads those directly).
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+_PCAPNG_LITTLE, _PCAPNG_BIG = b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"  # byte-order magic
 _MAGICS = (
     b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
     b"\x0a\x0d\x0d\x0a", b"\x1f\x8b",
@@ -68,6 +77,24 @@ def check_capture_file(path: Path) -> None:
         raise NotACapture(f"{path}: empty file (0 bytes), not a capture")
     if not head.startswith(_MAGICS):
         raise NotACapture(f"{path}: not a pcap or pcapng capture")
+    if head == _PCAPNG_MAGIC:
+        _check_section_header(path)
+
+
+def _check_section_header(path: Path) -> None:
+    """A pcapng cut inside its first block: tshark would take the rest for another format (a
+    "MIME file" of one malformed packet) and report nothing wrong."""
+    try:
+        with open(path, "rb") as handle:
+            block = handle.read(12)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as error:
+        raise UnreadableInput(f"{path}: cannot read: {error.strerror}") from error
+    order = {_PCAPNG_LITTLE: "<", _PCAPNG_BIG: ">"}.get(block[8:12])
+    length = struct.unpack(order + "I", block[4:8])[0] if order and len(block) == 12 else 0
+    if order is None or length < 28 or size < length:
+        raise DamagedCapture(f"{path}: cut short or damaged inside its pcapng section header "
+                             "(the file's first block); no packet can be read")
 
 
 class CaptureReader:

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import run_netwhy
+from conftest import CAPTURES, run_netwhy
 from scapy.all import ICMP, IP, UDP, Ether, Raw, wrpcap
 
 from netwhy.errors import ExitCode
@@ -126,3 +126,12 @@ def test_tshark_crashing(tmp_path: Path, valid_pcap: Path) -> None:
     assert_refused(result, ExitCode.TSHARK_FAILED, "tshark failed")
     assert "signal 11" in result.stderr or "internal error" in result.stderr
     assert result.stdout == ""  # no partial report presented as complete
+
+
+@pytest.mark.parametrize("kept", [8, 12, 20, 30])
+def test_pcapng_cut_inside_its_section_header(tmp_path: Path, kept: int) -> None:
+    # tshark reads such a file as a "MIME file" of one malformed packet, and says nothing.
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes((CAPTURES / "clean.pcapng").read_bytes()[:kept])
+    result = run_netwhy("explain", str(cut))
+    assert_refused(result, ExitCode.TRUNCATED, "inside its pcapng section header")
