@@ -177,3 +177,16 @@ def test_config_ini_in_the_working_directory_cannot_pick_tshark(tmp_path: Path) 
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=TIME_LIMIT)
     assert result.returncode == ExitCode.OK and json.loads(result.stdout)["packets"] == 8
     assert not marker.exists()
+
+
+def test_a_storm_past_the_kept_targets_says_at_least(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One station asking for more addresses than are kept: the summary may not name the
+    cap as if it were the count."""
+    from netwhy.expert.analyze import diagnose
+    from netwhy.kb import load_knowledge_base
+
+    monkeypatch.setattr(arp_observations, "MAX_TARGETS_KEPT", 100)
+    storm = [d for d in diagnose(observe(arp_requests(500, askers=1)), load_knowledge_base())
+             if d.condition == "arp.storm"]
+    assert len(storm) == 1
+    assert storm[0].subject.dst == "at least 100 addresses"
