@@ -30,7 +30,7 @@ from pyshark.tshark.tshark import get_process_path
 
 from netwhy.children import bound
 from netwhy.dissect import fields
-from netwhy.dissect.facts import Fact, UdpConversation
+from netwhy.dissect.facts import Fact, TcpStall, UdpConversation
 from netwhy.dissect.livefilter import Budgets, LiveFilter
 from netwhy.dissect.rows import Rows, TsharkEnd
 from netwhy.dissect.tshark import LineBatches, _widen, collect_stderr, field_parameters
@@ -89,6 +89,7 @@ class LiveEnd:
     unread: int = 0  # frames left unread at the end
     tapped: bool = True  # tshark printed its taps (False: it was stopped first)
     failure: Exception | None = None  # what stopped the live filter before the end
+    stalls: list[TcpStall] = field(default_factory=list)  # TCP data that stopped getting through
 
 
 class LiveFieldsCapture(Capture):
@@ -244,6 +245,7 @@ class LiveFieldsCapture(Capture):
     def _live_end(self) -> LiveEnd:
         live = self.filter
         udp: list[UdpConversation] = []
+        stalls = list(live.stalls())
         if self._tapped:
             for key, forward, backward, earliest_ns, latest_ns in live.counted():
                 self._rows.add_udp(key, forward, backward, earliest_ns, latest_ns)
@@ -252,7 +254,7 @@ class LiveFieldsCapture(Capture):
         return LiveEnd(TsharkEnd(self._tshark.returncode, list(self.stderr_lines)),
                        TsharkEnd(self._dumpcap.returncode, dumpcap_lines),
                        live.frames, udp, Drops.said(dumpcap_lines), live.shed, live.unread,
-                       self._tapped, live.failure)
+                       self._tapped, live.failure, stalls)
 
     def close(self) -> None:
         super().close()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from netwhy.dissect import arp as arp_opcodes
 from netwhy.dissect import icmp
 from netwhy.dissect.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN
+from netwhy.dissect.facts import TcpStall
 from netwhy.dissect.ip import PROTO_ICMP
 from netwhy.dissect.prefilter import (
     EPB,
@@ -177,6 +178,11 @@ class LiveFilter:
                 if count > self.budgets.per_sender and sender not in peaks:
                     peaks[sender] = None
         return peaks
+
+    def stalls(self) -> Iterator[TcpStall]:
+        """The TCP connections whose data stopped getting through (tcp_segments.py): only
+        where bulk TCP reaches netwhy, with --write (else the kernel's filter drops it)."""
+        return self._counters.tcp.stalls()
 
     def counted(self) -> Iterator[tuple[tuple[str, int, str, int], int, int, int, int]]:
         """The UDP conversations with datagrams counted here (beyond the first, which tshark

@@ -21,7 +21,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from netwhy.dissect.facts import ArpMessage, Fact, UdpConversation
+from netwhy.dissect.facts import ArpMessage, Fact, TcpStall, UdpConversation
 from netwhy.dissect.livefilter import Gap
 from netwhy.expert.analyze import diagnose, limit_notes
 from netwhy.expert.conversations import conversations
@@ -124,9 +124,10 @@ class Watch:
         return fresh
 
     def report(self, source: str, tshark_version: str, packets: int,
-               udp: Iterable[UdpConversation], unjudged: Unjudged = Unjudged()) -> Report:
-        """The final report over the history, with the end-of-capture UDP counts, and what
-        was not judged."""
+               udp: Iterable[UdpConversation], unjudged: Unjudged = Unjudged(),
+               stalls: Iterable[TcpStall] = ()) -> Report:
+        """The final report over the history, with the end-of-capture UDP counts and TCP
+        stalls, and what was not judged."""
         if unjudged.dropped:
             self.lost(Gap(None, None, f"{unjudged.dropped:,} frames were dropped before "
                                       "netwhy saw them, at times unknown"))
@@ -134,7 +135,7 @@ class Watch:
             self.lost(Gap(None, None, f"the last {unjudged.unread:,} frames were left unread"))
         udp = list(udp) if unjudged.tapped else []
         judged = [c for c in udp if self.horizon is None or c.start >= self.horizon]
-        diagnoses, seen = self._diagnosed([*self._facts(), *judged], self.now())
+        diagnoses, seen = self._diagnosed([*self._facts(), *judged, *stalls], self.now())
         concluded = [d for d in diagnoses if self._gap(d) is None]
         withheld = [d for d in diagnoses if self._gap(d) is not None]
         notes = [*limit_notes(seen), *self._loss_notes(unjudged, len(udp) - len(judged)),

@@ -36,7 +36,7 @@ table inet loss {
 """
 
 
-def _narrow(t: Topology, ruleset: str, mtu_probing: bool = False) -> None:
+def narrow(t: Topology, ruleset: str, mtu_probing: bool = False) -> None:
     routed(t)
     t.ip("router", "link", "set", "eth0", "mtu", str(NARROW_MTU))
     t.run("router", ["nft", "-f", "-"], input=ruleset)
@@ -60,7 +60,7 @@ def _transfer(t: Topology, out: Path, wait_s: float) -> list[Path]:
 )
 def pmtu_blackhole(out: Path) -> list[Path]:
     with Topology() as t:
-        _narrow(t, DROP_FRAG_NEEDED)
+        narrow(t, DROP_FRAG_NEEDED)
         return _transfer(t, out, wait_s=5.0)
 
 
@@ -72,7 +72,7 @@ def pmtu_blackhole(out: Path) -> list[Path]:
 )
 def pmtu_blackhole_recovered(out: Path) -> list[Path]:
     with Topology() as t:
-        _narrow(t, DROP_FRAG_NEEDED, mtu_probing=True)
+        narrow(t, DROP_FRAG_NEEDED, mtu_probing=True)
         return _transfer(t, out, wait_s=10.0)
 
 

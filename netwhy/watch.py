@@ -73,7 +73,7 @@ def watch(
     check_live_end(end, interface)
     _tell(judge, capture, dropping)
     report = judge.report(f"live capture on {interface}", str(version), end.packets, end.udp,
-                          _unjudged(end, ring_drops))
+                          _unjudged(end, ring_drops), end.stalls)
     if output_format == "json":
         json_report.write(report, out)
     elif output_format == "jsonl":

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import time
 
 import pytest
 from conftest import CAPTURES, explain_json, run_netwhy
@@ -96,3 +99,36 @@ def test_sequence_numbers_wrap() -> None:
     assert after(5, (1 << 32) - 5)  # 10 bytes on, across the wrap
     assert not after((1 << 32) - 5, 5)
     assert not after(7, 7)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_watch_finds_it_live_with_write(tmp_path) -> None:
+    """`watch --write` lets bulk TCP reach netwhy's live filter, which follows the segments as
+    the prefilter does: the final report names the black hole, with the ring's frame numbers."""
+    from conftest import NETWHY
+
+    from netwhy.lab import pmtu_scenarios as lab
+    from netwhy.lab.netns import Topology
+    from netwhy.lab.scenarios import traffic
+
+    ring = tmp_path / "kept.pcapng"
+    with Topology() as t:
+        lab.narrow(t, lab.DROP_FRAG_NEEDED)
+        watch = subprocess.Popen(
+            ["ip", "netns", "exec", t.prefix + "server", str(NETWHY), "watch", "-i", "eth0",
+             "--duration", "12", "--json", "--write", str(ring)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)  # dumpcap and tshark starting
+        t.run("client", traffic("bulk-client", SERVER, str(lab.PORT), "--wait", "5"))
+        out, err = watch.communicate(timeout=60)
+    assert watch.returncode == 0, err
+    found = [d for d in json.loads(out)["diagnoses"] if d["condition"] == BLACKHOLE]
+    assert len(found) == 1 and found[0]["severity"] == "error", out
+    assert_subject(found[0])
+    kept = sorted(tmp_path.glob("kept_*.pcapng"))
+    stalled = found[0]["evidence"][-1]
+    shown = subprocess.run(
+        ["tshark", "-r", str(kept[0]), "-Y", f"frame.number == {stalled}", "-T", "fields",
+         "-e", "tcp.analysis.retransmission", "-e", "tcp.srcport"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert shown[-1] == "8080"  # a re-send of the server's stalled segment
