@@ -109,9 +109,10 @@ def _segments_note(summary: CaptureSummary, seen: Observations) -> list[str]:
     opened = sum(1 for s in seen.services.values() if s.proto == "tcp" and s.replies)
     if summary.segments_followed or not opened:
         return []
+    connections = f"{opened} opened TCP connection{'s' if opened != 1 else ''}"
     return [f"TCP data not followed: the capture is compressed or damaged, so tshark read it "
-            f"alone, and the data of its {opened} opened TCP connections was not examined for "
-            "path-MTU black holes (tcp.pmtu-blackhole)"]
+            f"alone, and the data of its {connections} was not examined for path-MTU black "
+            "holes (tcp.pmtu-blackhole)"]
 
 
 def limit_notes(seen: Observations) -> list[str]:

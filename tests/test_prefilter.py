@@ -87,8 +87,8 @@ def test_one_tshark_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FieldsCapture, "start", start_alone)
     path = CAPTURES / "mixed-failures.pcapng"
     for worker in (False, True):
-        assert outcome(path, prefilter=True, stream_packets=10, worker=worker) == outcome(
-            path, prefilter=False)
+        assert outcome(path, prefilter=True, stream_packets=10, worker=worker) == (
+            without_segments(outcome(path, prefilter=False), []))
     assert len(started) > 6
 
 
