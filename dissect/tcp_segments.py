@@ -115,9 +115,14 @@ class SegmentTracker:
         connection, side = found
         sender = connection.sides[side]
         if flags & _SYN:
-            sender.mss = _mss(mm, ip + 40, min(end, ip + 20 + (offset >> 4) * 4))
-            sender.next_seq = (seq + 1) & _MASK
-            connection.established = side == 1
+            mss = _mss(mm, ip + 40, min(end, ip + 20 + (offset >> 4) * 4))
+            if not flags & _ACK and seq != (sender.next_seq or 0) - 1 & _MASK:
+                # A new connection on the same addresses and ports: the old one is over.
+                self._close(key, connection)
+                self._open(key, seq, mss, time_ns)
+                return
+            sender.mss, sender.next_seq = mss, (seq + 1) & _MASK
+            connection.established = connection.established or side == 1
             return
         if flags & _ACK:
             receiver = connection.sides[1 - side]
