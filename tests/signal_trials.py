@@ -69,7 +69,10 @@ class Trial:
                 f"{self.delay_s:.1f} s: exit {self.status} {self.stop_s:.1f} s later: {said}")
 
 
-def run_trial(command: str, signum: int, delay_s: float, group: bool) -> Trial:
+def run_trial(command: str, signum: int, delay_s: float, group: bool,
+              after_child: str | None = None) -> Trial:
+    """`after_child`: count the delay from when a child of that name (its comm) appears, so
+    that the signal lands in that phase on a fast machine as on a slow one."""
     trial = Trial(command, signum, delay_s, group)
     workdir = Path(tempfile.mkdtemp(prefix="netwhy-trial-"))
     try:
@@ -81,6 +84,8 @@ def run_trial(command: str, signum: int, delay_s: float, group: bool) -> Trial:
         process = subprocess.Popen(
             [str(NETWHY), *commands(workdir)[command]], stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        if after_child is not None:
+            _wait_for_child(mark, after_child, process)
         time.sleep(delay_s)
         signalled = time.monotonic()
         try:
@@ -146,6 +151,15 @@ def _leftovers(workdir: Path, mark: str, namespaces: set[str], prefix: str,
     if new:
         problems.append(f"network namespaces left: {', '.join(sorted(new))}")
     return problems
+
+
+def _wait_for_child(mark: str, name: str, process: subprocess.Popen, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(entry.split(" ", 1) [1] == name and int(entry.split()[0]) != process.pid
+               for entry in _marked(mark)):
+            return
+        time.sleep(0.01)
 
 
 def _marked(mark: str) -> list[str]:

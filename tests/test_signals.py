@@ -13,20 +13,22 @@ from signal_trials import EXPECTED, run_trial
 TERM, INT = signal.SIGTERM, signal.SIGINT
 
 
-@pytest.mark.parametrize(("command", "signum", "delay_s", "group"), [
-    ("explain", TERM, 0.5, False),
-    ("explain", INT, 0.5, True),
-    ("why", INT, 0.5, False),
-    ("annotate", TERM, 0.5, False),
-    ("annotate", INT, 0.5, True),
-    ("report", TERM, 1.5, True),
-    ("report", INT, 2.0, False),
-    ("docs", INT, 4.0, False),
-    ("docs", TERM, 4.0, True),
+# Each signal lands in a phase that has something to clean up, timed from the child that
+# starts it: tshark dissecting, Sphinx's forked workers building.
+@pytest.mark.parametrize(("command", "signum", "after_child", "delay_s", "group"), [
+    ("explain", TERM, "tshark", 0.05, False),
+    ("explain", INT, "tshark", 0.05, True),
+    ("why", INT, "tshark", 0.05, False),
+    ("annotate", TERM, "tshark", 0.05, False),
+    ("annotate", INT, "tshark", 0.05, True),
+    ("report", TERM, "netwhy", 0.1, True),
+    ("report", INT, "netwhy", 0.3, False),
+    ("docs", INT, "netwhy", 0.5, False),
+    ("docs", TERM, "netwhy", 0.1, True),
 ])
-def test_a_signal_mid_run_leaves_nothing_behind(command: str, signum: int, delay_s: float,
-                                                 group: bool) -> None:
-    trial = run_trial(command, signum, delay_s, group)
+def test_a_signal_mid_run_leaves_nothing_behind(command: str, signum: int, after_child: str,
+                                                 delay_s: float, group: bool) -> None:
+    trial = run_trial(command, signum, delay_s, group, after_child)
     assert trial.clean, trial.describe() + "\n" + trial.stderr
     # The signal came while it worked: it was answered, not outrun.
     assert trial.status in (EXPECTED[signum], -signum), trial.describe()
@@ -35,9 +37,9 @@ def test_a_signal_mid_run_leaves_nothing_behind(command: str, signum: int, delay
         assert trial.stderr.strip().splitlines()[-1] == f"netwhy: {said}"
 
 
-@pytest.mark.parametrize(("command", "delay_s"), [("explain", 0.5), ("report", 1.5)])
-def test_children_end_with_a_killed_netwhy(command: str, delay_s: float) -> None:
-    trial = run_trial(command, signal.SIGKILL, delay_s, group=False)
+@pytest.mark.parametrize(("command", "after_child"), [("explain", "tshark"), ("report", "netwhy")])
+def test_children_end_with_a_killed_netwhy(command: str, after_child: str) -> None:
+    trial = run_trial(command, signal.SIGKILL, 0.05, group=False, after_child=after_child)
     assert trial.clean, trial.describe()
     assert trial.status == -signal.SIGKILL
 
