@@ -36,8 +36,11 @@ class Terminated(KeyboardInterrupt):
 
 
 def start() -> None:
-    """Take over the signals and the standard streams, for the rest of the process."""
+    """Take over the signals and the standard streams, for the rest of the process (once:
+    a second call, from a caller that runs the command line twice, changes nothing)."""
     global _netwhy_pid
+    if _netwhy_pid == os.getpid():
+        return
     _netwhy_pid = os.getpid()
     signal.signal(signal.SIGINT, _raise_interrupt)
     for signum in _ENDING_SIGNALS:
