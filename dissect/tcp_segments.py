@@ -54,7 +54,6 @@ class _Stall:
     acked_before: tuple[int, int] = (0, 0)  # the largest segment acknowledged before: size, frame
     resends: int = 1
     smallest: int = 0  # IP length of its smallest send
-    recovered: bool = False  # acknowledged after a smaller send than `size`
 
 
 @dataclass(slots=True)
@@ -73,7 +72,7 @@ class _Direction:
     gap_frame: int = 0
     gap_ns: int = 0
     data_after_gap: bool = False
-    recovered: _Stall | None = None  # the first stall a smaller send got through
+    recovered: _Stall | None = None  # the first stall acknowledged after a smaller send
     zero_window: bool = False  # the receiver advertised a zero window
 
 
@@ -179,7 +178,7 @@ class SegmentTracker:
         client = connection.sides[0]
         client.mss, client.next_seq = mss, (seq + 1) & _MASK
         self._connections[key] = (connection, 0)
-        self._connections[key[4:8] + key[:4] + key[10:12] + key[8:10]] = (connection, 1)
+        self._connections[_reversed(key)] = (connection, 1)
 
     @staticmethod
     def _acknowledged(side: _Direction, ack: int) -> None:
@@ -196,8 +195,7 @@ class SegmentTracker:
         if stall is not None and after(ack, stall.seq):
             # A send smaller than the stalled size got through: the sender shrank its segments.
             # The same size getting through in the end is ordinary loss.
-            stall.recovered = stall.smallest < stall.size
-            if stall.recovered and side.recovered is None:
+            if stall.smallest < stall.size and side.recovered is None:
                 side.recovered = stall
             side.stall = None
         if side.gap_seq is not None and after(ack, side.gap_seq):
@@ -234,7 +232,7 @@ class SegmentTracker:
 
     def _close(self, key: bytes, connection: _Connection) -> None:
         self._stalls.extend(self._judged(connection))
-        for k in (key, key[4:8] + key[:4] + key[10:12] + key[8:10]):
+        for k in (key, _reversed(key)):
             self._connections.pop(k, None)
 
     # --- judging --------------------------------------------------------------------------
@@ -244,10 +242,12 @@ class SegmentTracker:
             return
         for side in (0, 1):
             sender, receiver = connection.sides[side], connection.sides[1 - side]
-            stall = sender.stall if sender.stall is not None else sender.recovered
-            gap = sender.gap_seq if not sender.data_after_gap else None
-            if stall is not None and stall.resends < MIN_RESENDS and not stall.recovered:
+            stall, recovered = sender.stall, sender.stall is None and sender.recovered is not None
+            if recovered:
+                stall = sender.recovered
+            elif stall is not None and stall.resends < MIN_RESENDS:
                 stall = None
+            gap = sender.gap_seq if not sender.data_after_gap else None
             if stall is None and gap is None:
                 continue
             if stall is not None:
@@ -264,8 +264,7 @@ class SegmentTracker:
                 largest_acked=acked,
                 stalled=stall.size if stall is not None else 0,
                 resends=stall.resends if stall is not None else 0,
-                recovered=stall is not None and stall.recovered,
-                recovered_size=stall.smallest if stall is not None and stall.recovered else 0,
+                recovered=recovered, recovered_size=stall.smallest if recovered else 0,
                 missing_bytes=(sender.next_seq - gap) & _MASK if gap is not None else 0,
                 zero_window=receiver.zero_window,
                 frames=tuple(sorted({acked_frame, *frames} - {0})),
@@ -296,6 +295,11 @@ def _mss(mm: mmap.mmap, start: int, end: int) -> int:
             return mm[start + 2] << 8 | mm[start + 3]
         start += mm[start + 1]
     return 0
+
+
+def _reversed(key: bytes) -> bytes:
+    """The key of the other direction: addresses and ports swapped."""
+    return key[4:8] + key[:4] + key[10:12] + key[8:10]
 
 
 def _ip(raw: bytes) -> str:

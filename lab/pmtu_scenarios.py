@@ -42,13 +42,18 @@ def narrow(t: Topology, ruleset: str, mtu_probing: bool = False) -> None:
     t.run("router", ["nft", "-f", "-"], input=ruleset)
     # Linux's own black-hole detection: after a few timeouts, it retries with smaller segments.
     t.sysctl("server", "net.ipv4.tcp_mtu_probing", "1" if mtu_probing else "0")
-    t.start("server", traffic("bulk-server", str(PORT)), ready="ready")
+    _serve(t)
 
 
-def _transfer(t: Topology, out: Path, wait_s: float) -> list[Path]:
+def _serve(t: Topology, body: int = 60_000) -> None:
+    t.start("server", traffic("bulk-server", str(PORT), "--body", str(body)), ready="ready")
+
+
+def _download(t: Topology, out: Path, *client: str) -> list[Path]:
+    """The client downloads, captured at the server (`out`) and at the client."""
     client_side = out.with_name(out.stem + ".client-side.pcapng")
     with t.capture("server", "eth0", out), t.capture("client", "eth0", client_side):
-        t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), "--wait", str(wait_s)))
+        t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), *client))
     return [out, client_side]
 
 
@@ -61,7 +66,7 @@ def _transfer(t: Topology, out: Path, wait_s: float) -> list[Path]:
 def pmtu_blackhole(out: Path) -> list[Path]:
     with Topology() as t:
         narrow(t, DROP_FRAG_NEEDED)
-        return _transfer(t, out, wait_s=5.0)
+        return _download(t, out, "--wait", "5")
 
 
 @scenario(
@@ -73,17 +78,7 @@ def pmtu_blackhole(out: Path) -> list[Path]:
 def pmtu_blackhole_recovered(out: Path) -> list[Path]:
     with Topology() as t:
         narrow(t, DROP_FRAG_NEEDED, mtu_probing=True)
-        return _transfer(t, out, wait_s=10.0)
-
-
-def _download(t: Topology, out: Path, *client: str, body: int = 400_000) -> list[Path]:
-    """Through the routed topology, unimpaired: a download the client reads as it likes."""
-    routed(t)
-    t.start("server", traffic("bulk-server", str(PORT), "--body", str(body)), ready="ready")
-    client_side = out.with_name(out.stem + ".client-side.pcapng")
-    with t.capture("server", "eth0", out), t.capture("client", "eth0", client_side):
-        t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), *client))
-    return [out, client_side]
+        return _download(t, out, "--wait", "10")
 
 
 @scenario(
@@ -93,6 +88,8 @@ def _download(t: Topology, out: Path, *client: str, body: int = 400_000) -> list
 )
 def tcp_zero_window(out: Path) -> list[Path]:
     with Topology() as t:
+        routed(t)
+        _serve(t, 400_000)
         return _download(t, out, "--small-buffer", "--pause", "4", "--expect", "400300",
                          "--wait", "10")
 
@@ -104,7 +101,9 @@ def tcp_zero_window(out: Path) -> list[Path]:
 )
 def tcp_app_closes(out: Path) -> list[Path]:
     with Topology() as t:
-        return _download(t, out, "--expect", "20000", "--wait", "5", body=2_000_000)
+        routed(t)
+        _serve(t, 2_000_000)
+        return _download(t, out, "--expect", "20000", "--wait", "5")
 
 
 @scenario(
@@ -119,9 +118,5 @@ def tcp_random_loss(out: Path) -> list[Path]:
         # packets, and dropping one of those is not what loss on a real path looks like.
         t.ip("server", "link", "set", "eth0", "gso_max_segs", "1")
         t.run("router", ["nft", "-f", "-"], input=RANDOM_LOSS)
-        t.start("server", traffic("bulk-server", str(PORT), "--body", "400000"), ready="ready")
-        client_side = out.with_name(out.stem + ".client-side.pcapng")
-        with t.capture("server", "eth0", out), t.capture("client", "eth0", client_side):
-            t.run("client", traffic("bulk-client", REMOTE_SERVER, str(PORT), "--expect",
-                                    "400300", "--wait", "10"))
-        return [out, client_side]
+        _serve(t, 400_000)
+        return _download(t, out, "--expect", "400300", "--wait", "10")

@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 from netwhy import children
@@ -105,18 +106,18 @@ def discard_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
 
 
-class _Stdout(io.TextIOBase):
-    """Standard output, whose write errors are OutputFailed (a reader gone is still a
-    BrokenPipeError: netwhy stops quietly)."""
+class _Standard(io.TextIOBase):
+    """A standard stream that may be closed (None) or fail; subclasses say what a failure is."""
 
     def __init__(self, stream: io.TextIOBase | None):
         self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._guarded(lambda stream: stream.write(text))
+        self._guarded(lambda stream: stream.write(text))
+        return len(text)
 
     def flush(self) -> None:
-        if self._stream is not None:
+        if self._stream is not None:  # closed: nothing was written, nothing is lost
             self._guarded(lambda stream: stream.flush())
 
     def isatty(self) -> bool:
@@ -124,57 +125,56 @@ class _Stdout(io.TextIOBase):
 
     def fileno(self) -> int:
         if self._stream is None:
-            raise OutputFailed("standard output is closed: nowhere to write the output")
+            raise self._closed()
         return self._stream.fileno()
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._stream, "encoding", "utf-8")
 
-    def _guarded(self, act):
+    def _guarded(self, act: Callable[[io.TextIOBase], object]) -> None:
         if self._stream is None:
-            raise OutputFailed("standard output is closed: nowhere to write the output")
-        try:
-            return act(self._stream)
-        except BrokenPipeError:
-            raise
-        except (OSError, ValueError) as error:  # ValueError: a stream closed under us
-            discard_stdout()
-            reason = getattr(error, "strerror", None) or str(error)
-            raise OutputFailed(f"cannot write to standard output: {reason}") from None
-
-
-class _Stderr(io.TextIOBase):
-    """Standard error, best effort: a message that cannot be written is dropped."""
-
-    def __init__(self, stream: io.TextIOBase | None):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        self._quietly(lambda stream: stream.write(text))
-        return len(text)
-
-    def flush(self) -> None:
-        self._quietly(lambda stream: stream.flush())
-
-    def isatty(self) -> bool:
-        return self._stream is not None and self._stream.isatty()
-
-    def fileno(self) -> int:
-        if self._stream is None:
-            raise OSError("standard error is closed")
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._stream, "encoding", "utf-8")
-
-    def _quietly(self, act) -> None:
-        if self._stream is None:
+            self._write_closed()
             return
         try:
             act(self._stream)
-        except (OSError, ValueError):
-            self._stream = None  # and its buffer must not fail again at exit
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stderr__.fileno())
+        except BrokenPipeError:
+            raise  # a reader gone: netwhy stops quietly (cli.main)
+        except (OSError, ValueError) as error:  # ValueError: a stream closed under us
+            self._failed(error)
+
+    def _closed(self) -> Exception:
+        raise NotImplementedError
+
+    def _write_closed(self) -> None:
+        raise self._closed()
+
+    def _failed(self, error: Exception) -> None:
+        raise NotImplementedError
+
+
+class _Stdout(_Standard):
+    """Standard output, whose write errors are OutputFailed."""
+
+    def _closed(self) -> Exception:
+        return OutputFailed("standard output is closed: nowhere to write the output")
+
+    def _failed(self, error: Exception) -> None:
+        discard_stdout()
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OutputFailed(f"cannot write to standard output: {reason}") from None
+
+
+class _Stderr(_Standard):
+    """Standard error, best effort: a message that cannot be written is dropped."""
+
+    def _closed(self) -> Exception:
+        return OSError("standard error is closed")
+
+    def _write_closed(self) -> None:
+        pass  # nowhere to say it: the exit status still does
+
+    def _failed(self, error: Exception) -> None:
+        self._stream = None  # and its buffer must not fail again at exit
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stderr__.fileno())
