@@ -94,7 +94,7 @@ class Gate:
 
     def cancel(self) -> None:
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+            children.kill(self._process)
             self._process.communicate()
 
 

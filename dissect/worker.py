@@ -135,7 +135,7 @@ class PrefilterWorker:
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self._process.kill()
+            children.kill(self._process)
             self._process.wait()
         if self._process.stderr:
             self._process.stderr.close()

@@ -62,18 +62,31 @@ def run(argv: Sequence[str], *, input: Any = None, timeout: float | None = None,
         try:
             out, err = process.communicate(input, timeout)
         except BaseException:
-            process.kill()
-            process.communicate()
+            kill(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.communicate(timeout=_PIPE_GRACE_S)
             raise
     return subprocess.CompletedProcess(list(argv), process.returncode, out, err)
+
+
+# After a kill, how long to wait for the pipes to close. Something outside the child's process
+# group (a daemon it started) may hold them open for ever; netwhy is ending and does not wait.
+_PIPE_GRACE_S = 2.0
+
+
+def kill(process: subprocess.Popen) -> None:
+    """Kill a child started by `popen` and whatever it started (its process group: a script's
+    commands, tshark's dumpcap), which the parent-death signal does not reach."""
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)  # its own session, so its group id is its pid
+    with contextlib.suppress(OSError):
+        process.kill()
 
 
 def stop_all() -> None:
     """Kill every child still running (those of `popen`, and forked workers)."""
     for process in list(_RUNNING):
-        if process.poll() is None:
-            with contextlib.suppress(OSError):
-                process.kill()
+        kill(process)
     if "multiprocessing" in sys.modules:  # Sphinx's parallel workers, if it started any
         for worker in sys.modules["multiprocessing"].active_children():
             worker.kill()

@@ -167,7 +167,7 @@ def test_failing_editcap_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
-    env = fake_editcap(tmp_path, "sleep 30\n")
+    env = fake_editcap(tmp_path, "sleep 30\nexit 0\n")  # sleep is a child of the script
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     process = subprocess.Popen(
@@ -176,10 +176,11 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 30
-    while not any(out_dir.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)  # wait until editcap has started writing
+    # netwhy creates the temporary file before editcap starts: wait for editcap's own write.
+    while not any(f.stat().st_size for f in out_dir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
-    _, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=10)  # not the 30 s of the script's sleep
     assert process.returncode == 130 and b"interrupted" in stderr
     assert list(out_dir.iterdir()) == []
 
