@@ -43,6 +43,7 @@ class IcmpMessage:
     address_mask: str | None = None
     src_mac: str | None = None
     ip_id: int | None = None  # of the outer header: a looping datagram keeps its id
+    dst_mac: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ class TcpControl:
     rst: bool
     ttl: int | None = None
     ip_id: int | None = None
+    src_mac: str | None = None  # the Ethernet addresses: which MAC carries off-subnet traffic
+    dst_mac: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class UdpFirst:
     dst: str
     sport: int
     dport: int
+    src_mac: str | None = None
+    dst_mac: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

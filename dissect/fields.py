@@ -40,12 +40,16 @@ FIELDS: tuple[str, ...] = (
     "arp.src.proto_ipv4",
     "arp.dst.hw_mac",
     "arp.dst.proto_ipv4",
+    # With eth.src: which MAC carries off-subnet traffic (arp_spoofing.py). Not next to
+    # eth.src: `-T tabs` prints an arrow between a source column and a destination column.
+    "eth.dst",
 )
 COLUMN = {name: index for index, name in enumerate(FIELDS)}
 
 # tshark's built-in columns where one says the same as the field: they cost nothing extra, while
 # every custom column makes tshark keep its field for every packet, not only the ones printed.
-_BUILTIN = {"frame.number": "%m", "frame.time_relative": "%Rt", "eth.src": "%uhs"}
+_BUILTIN = {"frame.number": "%m", "frame.time_relative": "%Rt", "eth.src": "%uhs",
+            "eth.dst": "%uhd"}
 
 
 def column_format() -> str:
@@ -110,6 +114,7 @@ FRAME_CARRYING_UDP_PORTS: frozenset[int] = frozenset({
     2048,  # WCCP
     2123, 2152,  # GTP
     2268,  # AMT
+    3386,  # GTP' (tshark opens the GTP it carries, and the packets inside)
     3544,  # Teredo
     4305,  # B.A.T.M.A.N.
     4341,  # LISP data

@@ -65,6 +65,7 @@ def icmp_from_row(row: Row, frame: int, time: float) -> IcmpMessage | None:
         address_mask=text(row, "icmp.address_mask"),
         src_mac=address(row, "eth.src"),
         ip_id=number(row, "ip.id", outer),
+        dst_mac=address(row, "eth.dst"),
     )
 
 

@@ -26,4 +26,6 @@ def tcp_from_row(row: Row, frame: int, time: float) -> TcpControl | None:
         rst=bool(flags & _RST),
         ttl=number(row, "ip.ttl", -1),
         ip_id=number(row, "ip.id", -1),
+        src_mac=address(row, "eth.src"),
+        dst_mac=address(row, "eth.dst"),
     )

@@ -14,7 +14,8 @@ def udp_first_from_row(row: Row, frame: int, time: float) -> UdpFirst | None:
     src, dst = address(row, "ip.src", -1), address(row, "ip.dst", -1)
     if sport is None or dport is None or src is None or dst is None:
         return None
-    return UdpFirst(frame=frame, time=time, src=src, dst=dst, sport=sport, dport=dport)
+    return UdpFirst(frame=frame, time=time, src=src, dst=dst, sport=sport, dport=dport,
+                    src_mac=address(row, "eth.src"), dst_mac=address(row, "eth.dst"))
 
 
 # One line of `-z conv,udp`: "A:port <-> B:port  <- frames bytes unit  -> frames bytes unit

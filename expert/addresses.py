@@ -17,6 +17,20 @@ def same_subnet(a: str, b: str, prefix: int = HINT_PREFIX) -> bool:
     return first >> (32 - prefix) == second >> (32 - prefix)
 
 
+def subnet_of(address: str, prefix: int = HINT_PREFIX) -> int | None:
+    """The address's network under the hint mask, as a number (None: not an address)."""
+    number = _number(address)
+    return None if number is None else number >> (32 - prefix)
+
+
+def shared_prefix(a: str, b: str) -> int:
+    """How many leading bits two addresses share (0 if either is not an address)."""
+    first, second = _number(a), _number(b)
+    if first is None or second is None:
+        return 0
+    return 32 - (first ^ second).bit_length()
+
+
 def is_multicast_or_broadcast(address: str) -> bool:
     number = _number(address)
     return number is not None and (number >> 28 == 0xE or number == 0xFFFFFFFF)

@@ -176,6 +176,12 @@ def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
     quoted = {(g.proto, g.q_src, g.q_dst, g.q_dport) for g in groups}
     quoted |= {(g.proto, g.q_dst, g.q_src, port) for g in groups for port in g.sports}
     services = {service.cid: service for key, service in seen.services.items() if key in quoted}
+    # So do the answered TCP connections between two hosts where one refused the other: a
+    # refusal beside one of them may be no failure (a parallel port, a peer connecting back).
+    refusals = {(s.src, s.dst) for s in seen.services.values() if s.refused and not s.replies}
+    services.update({
+        s.cid: s for s in seen.services.values() if s.proto == "tcp" and s.replies
+        and ((s.src, s.dst) in refusals or (s.dst, s.src) in refusals)})
     # Order matters to rules that look for an absence: errors (and the findings they make)
     # are in the engine before the ARP and echo observations that consult them.
     facts = [service_fact(s) for s in services.values()]
@@ -183,5 +189,5 @@ def diagnose(seen: Observations, kb: KnowledgeBase) -> list[Diagnosis]:
     facts += observation_facts(seen)
     for entry in rule_modules():  # facts a rule module derives for its own rules
         if entry.observation_facts is not None:
-            facts += entry.observation_facts(seen)
+            facts += entry.observation_facts(seen, kb)
     return assemble(kb, engine.run(facts), services)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from netwhy.dissect import arp as arp_numbers
 from netwhy.dissect.facts import ArpMessage
-from netwhy.expert.addresses import same_subnet
+from netwhy.expert.addresses import same_subnet, shared_prefix
 
 MAX_FRAMES_KEPT = 32
 # Per table; past it new keys are counted in `untracked`. Every entry of most tables becomes a
@@ -23,6 +23,9 @@ MAX_TARGETS_KEPT = 1024  # addresses kept per station (asked for, answered for, 
 # rate reads as at least this many per window (thousands of times the storm threshold).
 MAX_WINDOW = 100_000
 BROADCAST_OR_EMPTY = {"ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", ""}
+# A reply this long after the asker's last request answers nothing (kb: arp.unanswered's
+# reply_window_s: a present host answers in milliseconds, and Linux asks again after a second).
+SOLICITED_WINDOW_S = 1.0
 
 
 def _keep(frames: list[int], frame: int) -> None:
@@ -58,13 +61,16 @@ class AddressClaim:
     ip: str
     macs: dict[str, list[int]] = field(default_factory=dict)  # mac -> frames
     order: list[str] = field(default_factory=list)  # mac of each change of claimant, capped
+    times: dict[str, list[float]] = field(default_factory=dict)  # mac -> [first, last] claim
 
-    def add(self, mac: str, frame: int) -> bool:
+    def add(self, mac: str, frame: int, time: float) -> bool:
         """Note the claim; False when the address already has too many claimants to track."""
         if mac not in self.macs and len(self.macs) >= MAX_FRAMES_KEPT:
             return False
         frames = self.macs.setdefault(mac, [])
         _keep(frames, frame)
+        times = self.times.setdefault(mac, [time, time])
+        times[0], times[1] = min(times[0], time), max(times[1], time)
         if (not self.order or self.order[-1] != mac) and len(self.order) < MAX_FRAMES_KEPT:
             self.order.append(mac)
         return True
@@ -73,6 +79,15 @@ class AddressClaim:
     def interleaved(self) -> bool:
         """A MAC claims the address again after another did: a live conflict."""
         return len(self.order) > len(set(self.order))
+
+
+@dataclass(slots=True)
+class Replies:
+    """ARP replies from one MAC about one address that answered no request: how many, to whom."""
+
+    unsolicited: int = 0
+    targets: dict[str, str] = field(default_factory=dict)  # IP -> MAC told, unsolicited, capped
+    frames: list[int] = field(default_factory=list)  # the unsolicited ones
 
 
 @dataclass(slots=True)
@@ -110,6 +125,9 @@ class ArpObservations:
     answered_on_subnet: dict[str, set[str]] = field(default_factory=dict)
     answered_off_subnet: dict[str, set[str]] = field(default_factory=dict)
     answer_frames: dict[str, list[int]] = field(default_factory=dict)
+    # mac -> the fewest leading bits an asker shared with an off-subnet address it answered
+    answered_prefix: dict[str, int] = field(default_factory=dict)
+    replies: dict[tuple[str, str], Replies] = field(default_factory=dict)  # (mac, ip)
     own_ips: dict[str, set[str]] = field(default_factory=dict)  # mac -> IPs it asks from
     announcements: dict[tuple[str, str], Announcement] = field(default_factory=dict)
     askers: dict[str, Asker] = field(default_factory=dict)
@@ -124,9 +142,9 @@ class ArpObservations:
             return  # asks for no address: malformed or a tool's oddity, not a lookup to judge
         if arp.sender_ip == arp.target_ip:
             self._announce(arp, probe=False)
-            self._claim(arp.sender_ip, arp.sender_mac, arp.frame)
+            self._claim(arp.sender_ip, arp.sender_mac, arp.frame, arp.time)
             return
-        self._claim(arp.sender_ip, arp.sender_mac, arp.frame)
+        self._claim(arp.sender_ip, arp.sender_mac, arp.frame, arp.time)
         if arp.opcode == arp_numbers.REQUEST:
             self._request(arp)
         elif arp.opcode == arp_numbers.REPLY:
@@ -140,10 +158,10 @@ class ArpObservations:
             return False
         return True
 
-    def _claim(self, ip: str, mac: str, frame: int) -> None:
+    def _claim(self, ip: str, mac: str, frame: int, time: float) -> None:
         if mac in BROADCAST_OR_EMPTY or not self._bounded(self.claims, ip):
             return
-        if not self.claims.setdefault(ip, AddressClaim(ip)).add(mac, frame):
+        if not self.claims.setdefault(ip, AddressClaim(ip)).add(mac, frame, time):
             self.untracked += 1
 
     def _announce(self, arp: ArpMessage, probe: bool) -> None:
@@ -178,12 +196,29 @@ class ArpObservations:
             table = self.answered_on_subnet if on_subnet else self.answered_off_subnet
             _add_capped(table.setdefault(arp.sender_mac, set()), arp.sender_ip)
             _keep(self.answer_frames.setdefault(arp.sender_mac, []), arp.frame)
+            if not on_subnet:
+                bits = shared_prefix(arp.sender_ip, arp.target_ip)
+                known = self.answered_prefix.get(arp.sender_mac, 32)
+                self.answered_prefix[arp.sender_mac] = min(known, bits)
         query = self.queries.get((arp.target_ip, arp.sender_ip))
+        if query is None or not 0 <= arp.time - query.last_time <= SOLICITED_WINDOW_S:
+            self._unsolicited(arp)
         if query is not None:
             query.replies += 1
             if len(query.answer_macs) < MAX_FRAMES_KEPT:
                 query.answer_macs.add(arp.sender_mac)
             _keep(query.reply_frames, arp.frame)
+
+    def _unsolicited(self, arp: ArpMessage) -> None:
+        """A reply that answers no request (none, or none within the window before it)."""
+        key = (arp.sender_mac, arp.sender_ip)
+        if arp.sender_mac in BROADCAST_OR_EMPTY or not self._bounded(self.replies, key):
+            return
+        replies = self.replies.setdefault(key, Replies())
+        replies.unsolicited += 1
+        _keep(replies.frames, arp.frame)
+        if len(replies.targets) < MAX_FRAMES_KEPT:
+            replies.targets.setdefault(arp.target_ip, arp.target_mac)
 
     def _count_asker(self, arp: ArpMessage) -> None:
         if not self._bounded(self.askers, arp.sender_mac):

@@ -36,9 +36,13 @@ def assemble(
         if fact["kind"] == "evidence":
             evidence[fact["fid"]].append(fact)
     superseded = {fid for fid, items in evidence.items() if any(i["supersedes"] for i in items)}
+    folded = _folded(concluded)
     subjects: dict[tuple, list[Finding]] = defaultdict(list)
     for fact in concluded:
-        if fact["kind"] == "finding" and fact["fid"] not in superseded:
+        if fact["kind"] != "finding" or fact["fid"] in superseded:
+            continue
+        into = folded.get(fact["origin"], ())
+        if into is not None and fact["condition"] not in into:
             found = Finding(kb.conditions[fact["condition"]], fact, evidence[fact["fid"]])
             subjects[_subject_key(found)].append(found)
     diagnoses = [_diagnosis(kb, findings, services) for findings in subjects.values()]
@@ -46,6 +50,18 @@ def assemble(
         diagnoses,
         key=lambda d: (-d.score, -SEVERITY_ORDER[d.severity], d.evidence[:1] or (0,)),
     )
+
+
+def _folded(concluded: list[dict[str, Any]]) -> dict[str, frozenset[str] | None]:
+    """Origins whose findings a rule folded into its own, with the conditions folded (None:
+    every condition)."""
+    folded: dict[str, frozenset[str] | None] = {}
+    for fact in concluded:
+        if fact["kind"] == "fold":
+            before, these = folded.get(fact["origin"], frozenset()), fact["conditions"]
+            both = None if before is None or these is None else before | frozenset(these)
+            folded[fact["origin"]] = both
+    return folded
 
 
 def _subject_key(found: Finding) -> tuple:
@@ -81,7 +97,7 @@ def _diagnosis(
     return Diagnosis(
         condition=condition.id,
         title=condition.title,
-        severity=_severity(condition, terms, kb),
+        severity=_severity(condition, terms, kb, score),
         score=score,
         terms=score_terms,
         summary=summary,
@@ -96,13 +112,21 @@ def _diagnosis(
     )
 
 
-def _severity(condition: Condition, terms: list[str], kb: KnowledgeBase) -> str:
+# The score a diagnosis needs to keep its severity: below it, the evidence is too thin for an
+# error (or a warning), and the diagnosis drops until its score reaches the floor (an error at
+# 0.2 is a guess: a note).
+SEVERITY_FLOORS = {"error": 0.4, "warning": 0.25}
+_ONE_STEP_DOWN = {"error": "warning", "warning": "note"}
+
+
+def _severity(condition: Condition, terms: list[str], kb: KnowledgeBase, score: float) -> str:
     """An evidence term may set the severity (a traceroute's time exceeded is only chat); if
-    several do, the most severe wins."""
+    several do, the most severe wins. Then the score must reach the severity's floor."""
     overrides = [kb.evidence[t].severity for t in terms if kb.evidence[t].severity]
-    if not overrides:
-        return condition.severity
-    return max(overrides, key=SEVERITY_ORDER.__getitem__)
+    severity = max(overrides, key=SEVERITY_ORDER.__getitem__) if overrides else condition.severity
+    while score < SEVERITY_FLOORS.get(severity, 0.0):
+        severity = _ONE_STEP_DOWN[severity]
+    return severity
 
 
 def _merged_features(evidence: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITY_ORDER = {"error": 3, "warning": 2, "note": 1, "chat": 0}
+DSTS_SHOWN = 8  # destinations a subject names in full
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,11 @@ class Subject:
 
     @property
     def dst(self) -> str:
-        """The destinations as the report shows them."""
-        return ", ".join(self.dsts)
+        """The destinations as the report shows them; a long list (a sweep's hosts) by its
+        first and last, with their number."""
+        if len(self.dsts) <= DSTS_SHOWN:
+            return ", ".join(self.dsts)
+        return f"{', '.join(self.dsts[:2])}, ..., {self.dsts[-1]} ({len(self.dsts)} addresses)"
 
     @property
     def proto(self) -> str:

@@ -1,8 +1,9 @@
 """Observations as the rules engine takes them: plain JSON-able dicts, one per fact.
 
 Observations enter as kinds `service`, `error`, `echo`, `icmp_query`, `icmp_unknown`,
-`loop_sighting`, `attempt`, `arp_query`, `arp_claim`, `arp_responder`, `arp_announcement` and
-`arp_asker`; a rule module may add kinds of its own (`observation_facts` in its module).
+`loop_sighting`, `attempt`, `arp_query`, `arp_claim`, `arp_responder`, `arp_spoof` (weighed in
+arp_spoofing.py), `arp_announcement` and `arp_asker`; a rule module may add kinds of its own
+(`observation_facts` in its module).
 Numbers are integers only: durable-rules' JSON parser has trouble with some floats, so times
 are microseconds. This module only translates; what the facts mean is for the rules.
 """
@@ -12,8 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from netwhy.expert.addresses import is_multicast_or_broadcast, is_sweep, same_subnet
+from netwhy.expert.addresses import (
+    is_multicast_or_broadcast,
+    is_sweep,
+    same_subnet,
+    shared_prefix,
+)
 from netwhy.expert.arp_observations import ArpObservations
+from netwhy.expert.arp_spoofing import Segment, spoof_facts, taken_over
+from netwhy.expert.link_use import LinkUse
 from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
 
 # Facts handed to the engine per kind, most telling first; past these a note says so. The
@@ -50,6 +58,7 @@ def service_fact(service: ServiceAttempts) -> dict[str, Any]:
         "kind": "service", "cid": service.cid, "proto": service.proto, "src": service.src,
         "dst": service.dst, "dport": service.dport, "attempts": service.attempts,
         "replies": service.replies, "refused": service.refused,
+        "first_time_us": microseconds(service.first_time or 0.0),
         # -1: never answered; durable-rules compares numbers, not nulls.
         "first_reply_time_us": -1 if service.first_reply_time is None
         else microseconds(service.first_reply_time),
@@ -109,7 +118,7 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
             "last_ttl": loop.ttls[-1], "frames": list(loop.frames),
         }
     yield from attempt_facts(seen, answered_by)
-    yield from arp_facts(seen.arp, answered_by, seen.end_time)
+    yield from arp_facts(seen.arp, answered_by, seen.end_time, seen.links)
 
 
 def attempt_facts(
@@ -118,6 +127,10 @@ def attempt_facts(
     """TCP and UDP attempts that got no reply (refused, answered by ICMP, or silent), with
     what the rest of the capture says about both ends."""
     clients_answered = set().union(*answered_by.values()) if answered_by else set()
+    # Stations the capture shows receiving anything: a reply, an ARP answer, an ICMP error. A
+    # client missing here may sit behind a capture point that sees one direction only.
+    receiving = clients_answered | {error.receiver for error in seen.errors.values()}
+    receiving |= {query.asker_ip for query in seen.arp.queries.values() if query.replies}
     resolved: dict[str, bool] = {}  # ARP target -> whether anyone got its address
     for query in seen.arp.queries.values():
         answered = bool(query.replies) or query.target_ip in seen.arp.claims
@@ -137,6 +150,7 @@ def attempt_facts(
             "dst_answers_client": service.src in answerers,
             "dst_answers_others": bool(answerers - {service.src}),
             "client_gets_replies": service.src in clients_answered,
+            "client_receives": service.src in receiving,
             "arp_answered": resolved.get(service.dst) is True,
             "arp_unanswered": resolved.get(service.dst) is False,
             "multicast": is_multicast_or_broadcast(service.dst),
@@ -144,8 +158,10 @@ def attempt_facts(
 
 
 def arp_facts(
-    arp: ArpObservations, answered_by: dict[str, set[str]], end_time: float
+    arp: ArpObservations, answered_by: dict[str, set[str]], end_time: float,
+    links: LinkUse | None = None,
 ) -> Iterator[dict[str, Any]]:
+    segment = Segment(arp, links or LinkUse())
     for index, query in enumerate(arp.queries.values()):
         yield {
             "kind": "arp_query", "key": f"arpq:{index}",
@@ -163,13 +179,14 @@ def arp_facts(
             "last_time_us": microseconds(query.last_time),
             "end_time_us": microseconds(end_time),
             "off_subnet": not same_subnet(query.asker_ip, query.target_ip),
+            "shared_prefix": shared_prefix(query.asker_ip, query.target_ip),
         }
     for claim in arp.claims.values():
         if len(claim.macs) > 1:
             yield {
                 "kind": "arp_claim", "key": f"claim:{claim.ip}",
                 "ip": claim.ip, "macs": sorted(claim.macs),
-                "interleaved": claim.interleaved,
+                "interleaved": claim.interleaved, "takeover": taken_over(claim, segment),
                 "frames": sorted({f for frames in claim.macs.values() for f in frames}),
             }
     for mac, foreign in arp.answered_off_subnet.items():
@@ -180,7 +197,9 @@ def arp_facts(
             "mac": mac, "foreign": only_foreign, "foreign_ips": len(only_foreign),
             "own": sorted(own),
             "frames": list(arp.answer_frames.get(mac, [])),
+            "shared_prefix": arp.answered_prefix.get(mac, 32),
         }
+    yield from spoof_facts(segment)
     for index, note in enumerate(arp.announcements.values()):
         yield {
             "kind": "arp_announcement", "key": f"announce:{index}",

@@ -22,7 +22,9 @@ from netwhy.dissect.facts import (
     UdpFirst,
 )
 from netwhy.dissect.ip import PROTOCOL_NAMES
+from netwhy.expert.addresses import is_multicast_or_broadcast
 from netwhy.expert.arp_observations import ArpObservations
+from netwhy.expert.link_use import LinkUse
 
 MAX_FRAMES_KEPT = 32  # evidence frames kept per group; the count keeps the rest
 MAX_CONVERSATIONS = 200_000  # state cap: past it, new conversations are counted, not tracked
@@ -168,6 +170,7 @@ class Observations:
     errors: dict[tuple, ErrorGroup] = field(default_factory=dict)
     services: dict[ServiceKey, ServiceAttempts] = field(default_factory=dict)
     arp: ArpObservations = field(default_factory=ArpObservations)
+    links: LinkUse = field(default_factory=LinkUse)  # which MAC carries traffic across subnets
     queries: dict[tuple[str, str], Query] = field(default_factory=dict)
     unknown: dict[tuple[int, int, str, str], UnknownIcmp] = field(default_factory=dict)
     loops: dict[DatagramKey, LoopSighting] = field(default_factory=dict)
@@ -206,11 +209,14 @@ class Observations:
 def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
     seen = Observations(arp=ArpObservations(window_s=arp_window_s))
     udp_first: dict[tuple[str, int, str, int], UdpFirst] = {}
+    group_askers: set[tuple[str, int]] = set()  # (host, port) that sent to a group address
     for fact in facts:
         if isinstance(fact, UdpConversation):
             seen.end_time = max(seen.end_time, fact.start + fact.duration)
         else:
             seen.end_time = max(seen.end_time, fact.time)
+        if isinstance(fact, IcmpMessage | TcpControl | UdpFirst):
+            seen.links.add(fact.frame, fact.time, fact.src_mac, fact.dst_mac, fact.src, fact.dst)
         if isinstance(fact, IcmpMessage):
             _observe_icmp(seen, fact)
         elif isinstance(fact, TcpControl):
@@ -218,8 +224,10 @@ def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
         elif isinstance(fact, UdpFirst):
             if len(udp_first) < MAX_CONVERSATIONS:
                 udp_first[(fact.src, fact.sport, fact.dst, fact.dport)] = fact
+            if is_multicast_or_broadcast(fact.dst) and len(group_askers) < MAX_CONVERSATIONS:
+                group_askers.add((fact.src, fact.sport))
         elif isinstance(fact, UdpConversation):
-            _observe_udp(seen, fact, udp_first)
+            _observe_udp(seen, fact, udp_first, group_askers)
         elif isinstance(fact, ArpMessage):
             seen.arp.add(fact)
         elif isinstance(fact, TcpStall) and seen.room(seen.stalls):
@@ -229,8 +237,8 @@ def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
 
 def _remember(seen: Observations, key: DatagramKey, ttl: int | None, frame: int) -> None:
     """Note a datagram's TTL; if it was seen before with more TTL, it came round a loop."""
-    if ttl is None:
-        return
+    if ttl is None or key[3] == 0:
+        return  # IP ID 0 (DF set, RFC 6864) is shared by unrelated datagrams: it names none
     before = seen.recent.get(key)
     if before is not None and ttl < before[0]:
         sighting = seen.loops.get(key)
@@ -270,7 +278,7 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
                 q_dport=dport, first_time=message.time, df=quoted.df,
             )
         origin = None
-        if quoted.ip_id is not None:
+        if quoted.ip_id:  # 0 names no datagram (see _remember)
             origin = seen.recent.get((quoted.src, quoted.dst, quoted.proto, quoted.ip_id))
         group.add(message, origin[0] if origin else None)
     elif message.type == icmp.ECHO:  # an attempt to reach the host
@@ -359,6 +367,7 @@ def _observe_udp(
     seen: Observations,
     conversation: UdpConversation,
     udp_first: dict[tuple[str, int, str, int], UdpFirst],
+    group_askers: set[tuple[str, int]],
 ) -> None:
     client, sport = conversation.a, conversation.a_port
     server, dport = conversation.b, conversation.b_port
@@ -369,6 +378,10 @@ def _observe_udp(
         if first is not None:
             client, sport, server, dport = server, dport, client, sport
             requests, replies = replies, requests
+    if (server, dport) in group_askers:
+        # Unicast answers to a query sent to a multicast or broadcast address (SSDP, mDNS,
+        # NetBIOS): the "server" asked first, so this is no request of the "client".
+        return
     service = seen.service(("udp", client, server, dport))
     if service is None:
         return

@@ -6,8 +6,9 @@ names a knowledge-base `when` clause can test that the module owns (with their t
 for the docs), `SHARED_FEATURES`, those it attaches too but another module owns (each feature's
 meaning is written once), and `TERMS`, the evidence terms it scores (weighed in
 `kb/evidence.yaml`). A module may also derive facts of its own from the observations
-(`observation_facts`). The modules are found by listing the folder: adding one edits nothing
-else.
+(`observation_facts(seen, kb)`: it may leave out, by the knowledge base's thresholds, what
+no rule of its would conclude anything from, so that the engine stores only what matters).
+The modules are found by listing the folder: adding one edits nothing else.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class RuleModule:
     features: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # owned here
     attaches: frozenset[str] = frozenset()  # features its rules attach, owned here or not
     terms: frozenset[str] = frozenset()
-    observation_facts: Callable[[Any], Iterator[dict[str, Any]]] | None = None
+    observation_facts: Callable[[Any, Any], Iterator[dict[str, Any]]] | None = None
 
 
 @cache

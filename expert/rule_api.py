@@ -8,12 +8,17 @@ terms its module declares (registry.py): anything else is a bug, refused at once
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from durable.engine import MessageNotHandledException, MessageObservedException
 
 from netwhy.expert.registry import RuleModule
+
+# Most evidence carries no features or details: one shared, read-only empty mapping instead of
+# two dicts each (a busy capture concludes tens of thousands of evidence facts).
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class RuleApi:
@@ -46,13 +51,12 @@ class RuleApi:
     ) -> str:
         """Conclude a finding about the observation `origin` (its key), with the features its
         rule saw; `dst` is one address or several. Returns the finding's id."""
-        # Two rules (or one rule for two reasons) may find the same condition: both count.
-        fid = f"{condition}@{origin}#{rule}{tag}"
+        fid = self.finding_id(condition, origin, rule, tag)
         fact = {
             "kind": "finding", "fid": fid, "origin": origin, "condition": condition,
             "src": src, "dst": dst if isinstance(dst, str) else list(dst),
             "proto": proto, "sport": sport, "dport": dport, "reporter": reporter, "count": count,
-            "frames": list(frames), "details": details or {},
+            "frames": list(frames), "details": details or _NOTHING,
         }
         self._conclude(c, fact)
         # Into the engine too, without the bulky parts, if a rule may join on it: every finding
@@ -62,6 +66,13 @@ class RuleApi:
                                             if key not in ("frames", "details")})
         self.evidence(c, rule, fid, features=features)
         return fid
+
+    @staticmethod
+    def finding_id(condition: str, origin: str, rule: str, tag: str = "") -> str:
+        """The id `finding` gives: a rule that knows the observation a finding was made from
+        can attach evidence to it without the finding in the engine."""
+        # Two rules (or one rule for two reasons) may find the same condition: both count.
+        return f"{condition}@{origin}#{rule}{tag}"
 
     def evidence(
         self,
@@ -88,9 +99,19 @@ class RuleApi:
                              f"{sorted(features.keys() - declared_features)}")
         self._conclude(c, {
             "kind": "evidence", "eid": f"{fid}/{rule}/{term}/{tag}", "fid": fid, "rule": rule,
-            "term": term, "features": features or {}, "frames": list(frames or []), "cid": cid,
-            "details": details or {}, "supersedes": supersedes,
+            "term": term, "features": features or _NOTHING, "frames": tuple(frames or ()),
+            "cid": cid, "details": details or _NOTHING, "supersedes": supersedes,
         })
+
+    def fold(self, c: Any, rule: str, origin: str, conditions: Sequence[str] | None) -> None:
+        """Fold the findings made from the observation `origin` (of these conditions, or of
+        any) into the finding this rule concluded: a scan replaces the refusals its probes
+        drew. Unlike `evidence(..., supersedes=True)` it needs no finding in the engine, so
+        the findings it may fold stay out of it (thousands on a busy capture)."""
+        if rule not in self._declared:
+            raise ValueError(f"rule {rule} is not declared")
+        self._conclude(c, {"kind": "fold", "origin": origin, "rule": rule,
+                           "conditions": None if conditions is None else list(conditions)})
 
     def _conclude(self, c: Any, fact: dict[str, Any]) -> None:
         self.sessions[c.s.sid].append(fact)

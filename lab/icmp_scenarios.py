@@ -476,7 +476,7 @@ def crafted_unknown_type(out: Path) -> list[Path]:
 @scenario(
     "udp-port-sweep",
     "a client sends one UDP datagram to each of 30 ports on a server where none listens",
-    conditions=("icmp.unreachable.port-sweep",),
+    conditions=("scan.port",),
     errors=((3, 3),),
 )
 def udp_port_sweep(out: Path) -> list[Path]:

@@ -160,8 +160,10 @@ class Topology:
                 pipe.close()
 
     @contextlib.contextmanager
-    def capture(self, ns: str, ifname: str | Sequence[str], path: Path) -> Iterator[None]:
-        """Run dumpcap on ``ifname`` in ``ns`` for the duration of the block, writing pcapng.
+    def capture(self, ns: str, ifname: str | Sequence[str], path: Path,
+                capture_filter: str | None = None) -> Iterator[None]:
+        """Run dumpcap on ``ifname`` in ``ns`` for the duration of the block, writing pcapng
+        (only what ``capture_filter``, a BPF filter, lets through, if given).
 
         Several interface names make one pcapng with one interface block per name, so a
         router's two sides share one timeline (frames record which interface they came in on);
@@ -172,7 +174,8 @@ class Topology:
         path.unlink(missing_ok=True)
         names = [ifname] if isinstance(ifname, str) else list(ifname)
         interfaces = [arg for name in names for arg in ("-i", name)]
-        proc = self.start(ns, ["dumpcap", "-q", *interfaces, "-w", str(path)],
+        filtered = ["-f", capture_filter] if capture_filter else []
+        proc = self.start(ns, ["dumpcap", "-q", *interfaces, *filtered, "-w", str(path)],
                           ready="Capturing on")
         try:
             time.sleep(CAPTURE_SETTLE_S)

@@ -50,11 +50,13 @@ def udp_client(args: argparse.Namespace) -> None:
 
 
 def udp_echo(args: argparse.Namespace) -> None:
+    """Answer each datagram with itself, `--delay` seconds later (a slow server)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("0.0.0.0", args.port))
     say("ready")
     while True:
         data, peer = sock.recvfrom(65535)
+        time.sleep(args.delay)
         sock.sendto(data, peer)
 
 
@@ -158,6 +160,7 @@ def main() -> None:
 
     p = commands.add_parser("udp-echo")
     p.add_argument("port", type=int)
+    p.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     p.set_defaults(func=udp_echo)
 
     p = commands.add_parser("tcp-server")

@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("--json", action="store_true", help="print one JSON object")
     why.add_argument("--explain-score", action="store_true",
                      help="show the terms behind every score")
+    why.add_argument("--ladder", action=argparse.BooleanOptionalAction, default=None,
+                     help="draw each failure's evidence frames as a ladder diagram (default: "
+                     "when the output is a terminal wide enough for it)")
     why.set_defaults(run=_run_why)
 
     lab = _command(
@@ -285,11 +288,33 @@ def _run_why(arguments: argparse.Namespace) -> int:
             ],
         }, indent=2, ensure_ascii=True))
     else:
+        wanted = sys.stdout.isatty() if arguments.ladder is None else arguments.ladder
         why.write(report.capture, arguments.target, found, sys.stdout,
-                  explain_score=arguments.explain_score, notes=report.notes)
+                  explain_score=arguments.explain_score, notes=report.notes,
+                  ladders=_text_ladders(Path(arguments.capture), found) if wanted else None)
     if report.truncated:
         return _truncated(arguments.capture, report.truncated, "analysed")
     return ExitCode.OK
+
+
+def _text_ladders(capture, found) -> dict[int, list[str]]:
+    """By id() of each failed conversation, its best explanation's evidence as text, when it
+    fits the terminal (or COLUMNS, or 80 columns); one tshark pass reads the frames' rows."""
+    import shutil
+
+    from netwhy.dissect.tshark import tshark_path_and_version
+    from netwhy.render import ladder, ladder_text
+    from netwhy.site.frames import frame_rows
+
+    best = {id(v): v.diagnoses[0] for v in found if v.failed and v.diagnoses}
+    if not best:
+        return {}
+    tshark, version = tshark_path_and_version()
+    rows = frame_rows(capture, {n for d in best.values() for n in ladder.frames_wanted(d)},
+                      tshark, version)
+    width = shutil.get_terminal_size().columns - 2  # why indents the ladder by two
+    drawn = {key: ladder.ladder(d, rows) for key, d in best.items()}
+    return {key: ladder_text.lines(one, width) for key, one in drawn.items() if one is not None}
 
 
 def _run_lab_list(arguments: argparse.Namespace) -> int:

@@ -149,6 +149,12 @@ def test_evidence_excerpt_shows_the_tshark_lines_of_the_key_frames(kb_site: Path
         (3, "UDP"), (4, "ICMP"), (6, "ICMP"), (8, "ICMP")]
 
 
+def test_evidence_excerpt_draws_its_ladder(kb_site: Path) -> None:
+    page = (kb_site / "kb" / "icmp.unreachable.port.html").read_text(encoding="utf-8")
+    assert re.findall(r'<g id="ladder-arrow-(\d+)"', page) == ["3", "4", "6", "8"]
+    assert '<figure class="netwhy-figure netwhy-figure-ladder">' in page
+
+
 def test_indexes_and_glossary(kb_site: Path) -> None:
     kb_dir = kb_site / "kb"
     by_type = (kb_dir / "by-icmp-type.html").read_text(encoding="utf-8")

@@ -189,10 +189,10 @@ def test_clean_captures_raise_no_error_or_warning() -> None:
 
 def test_udp_port_sweep_is_one_finding() -> None:
     found = diagnoses("udp-port-sweep")
-    assert [d["condition"] for d in found] == ["icmp.unreachable.port-sweep"]
+    assert [d["condition"] for d in found] == ["scan.port"]
     sweep = found[0]
-    assert sweep["details"]["ports"] == 30 and sweep["severity"] == "note"
-    assert sweep["causes"][0]["id"] == "port-scan"
+    assert sweep["details"]["closed"] == 30 and sweep["severity"] == "warning"
+    assert sweep["causes"][0]["id"] == "authorised-scan"
 
 
 def test_repeated_arp_requests_are_trusted_single_ones_are_not() -> None:

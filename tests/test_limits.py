@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,7 +187,11 @@ def test_a_storm_past_the_kept_targets_says_at_least(monkeypatch: pytest.MonkeyP
     from netwhy.kb import load_knowledge_base
 
     monkeypatch.setattr(arp_observations, "MAX_TARGETS_KEPT", 100)
-    storm = [d for d in diagnose(observe(arp_requests(500, askers=1)), load_knowledge_base())
+    # Each address asked three times, as a station's kernel asks: a storm, where a scanner's
+    # one request per address would be a sweep (scan.sweep) that folds the storm into it.
+    requests = [replace(arp, frame=arp.frame + 500 * again, time=arp.time + 0.05 * again)
+                for again in range(3) for arp in arp_requests(500, askers=1)]
+    storm = [d for d in diagnose(observe(requests), load_knowledge_base())
              if d.condition == "arp.storm"]
     assert len(storm) == 1
     assert storm[0].subject.dst == "at least 100 addresses"

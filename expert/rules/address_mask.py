@@ -36,13 +36,15 @@ FEATURES = {
 
 def define(kb: KnowledgeBase, api: RuleApi) -> None:
     finding = api.finding
+    widest_mask = kb.threshold("arp.proxy", "widest_mask_bits")
+
     @when_all(
         c.query << (m.kind == "arp_query") & (m.off_subnet == True) & (m.replies > 0),  # noqa: E712
         c.proxy << (m.kind == "finding") & (m.condition == "arp.proxy"),
     )
     def concealed(c):
-        if c.query.target not in c.proxy.dst:
-            return
+        if c.query.target not in c.proxy.dst or c.query.shared_prefix < widest_mask:
+            return  # no mask makes those neighbours: an on-link route or no gateway at all
         finding(
             c, PROXY_CONCEALS, c.query.key, "arp.mask-misconfig", src=c.query.asker_ip,
             dst=c.query.target, reporter=c.query.asker_ip, proto="arp",

@@ -1,10 +1,11 @@
 """ARP (RFC 826): unanswered requests, proxy ARP (RFC 1027), two MACs for one address,
-gratuitous announcements and probes (RFC 5227), and request storms."""
+spoofed claims, gratuitous announcements and probes (RFC 5227), and request storms."""
 
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
 
+from netwhy.expert.arp_spoofing import is_virtual
 from netwhy.expert.registry import Rule
 from netwhy.expert.rule_api import RuleApi
 from netwhy.kb import KnowledgeBase
@@ -22,6 +23,10 @@ RULES = (
     Rule("arp.duplicate-ip",
          "Two or more MACs claim the same IPv4 address",
          ("arp.duplicate-ip",)),
+    Rule("arp.spoofing",
+         "A MAC claims an address another MAC holds, with unsolicited replies or against the "
+         "MAC that routes the segment's traffic",
+         ("arp.spoofing",)),
     Rule("arp.gratuitous",
          "Gratuitous ARP announcements and RFC 5227 probes",
          ("arp.gratuitous",)),
@@ -29,7 +34,7 @@ RULES = (
          "A station sends ARP requests far faster than normal",
          ("arp.storm",)),
 )
-UNANSWERED, HOST_DOWN, PROXY, DUPLICATE, GRATUITOUS, STORM = (rule.id for rule in RULES)
+UNANSWERED, HOST_DOWN, PROXY, DUPLICATE, SPOOFING, GRATUITOUS, STORM = (rule.id for rule in RULES)
 # What these rules attach to a finding for the knowledge base's `when` clauses.
 FEATURES = {
     "arp_unanswered": ("bool", "the capture shows unanswered ARP requests for the destination"),
@@ -39,10 +44,17 @@ FEATURES = {
                            "the capture shows ARP replies to this asker (it sees replies at all)"),
     "target_off_subnet": ("bool", "the ARP target is outside the asker's apparent subnet"),
     "foreign_ips": ("int", "addresses one MAC answered ARP for besides its own"),
+    "unlinkable": ("bool", "an asker and the address it asked for share no plausible subnet"),
     "answers_gateway": ("bool", "that MAC also answers for the asker's gateway"),
     "macs": ("int", "MAC addresses claiming one IP address"),
     "virtual_mac": ("bool", "the MACs are VRRP, HSRP or GLBP virtual router addresses"),
     "interleaved": ("bool", "the claims alternate in time (a live conflict, not a replaced card)"),
+    "takeover": ("bool", "each MAC took the address over from one that then fell quiet"),
+    "unsolicited": ("int", "ARP replies about the address that answered no request"),
+    "contradicts_router": ("bool", "the claim contradicts the MAC that routes remote traffic"),
+    "claims_several": ("bool", "the claimant claims several addresses other MACs hold"),
+    "traffic_diverted": ("bool", "stations' remote traffic went to the claimant after its claim"),
+    "relays": ("bool", "the claimant passed that traffic on to the address's real holder"),
     "probe": ("bool", "an RFC 5227 probe (sender address 0.0.0.0)"),
     "conflict": ("bool", "a gratuitous ARP announces an address another MAC holds"),
     "peak_rate": ("number", "ARP requests per second from one station, at its busiest"),
@@ -51,10 +63,10 @@ FEATURES = {
 }
 TERMS = (  # evidence terms, weighed in kb/evidence.yaml
     "arp-unanswered-for-host", "asked-again", "replies-invisible", "virtual-router-mac",
-    "announces-claimed-address",
+    "announces-claimed-address", "address-taken-over", "unsolicited-arp-replies",
+    "claim-contradicts-router", "claims-several-addresses", "traffic-through-claimant",
+    "relays-to-holder",
 )
-# First three octets of virtual router MACs: VRRP (RFC 5798), HSRP v1/v2, GLBP.
-VIRTUAL_ROUTER_MACS = ("00:00:5e:00:01", "00:00:0c:07:ac", "00:00:0c:9f:f", "00:07:b4:00")
 
 
 def define(kb: KnowledgeBase, api: RuleApi) -> None:
@@ -62,6 +74,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     storm_requests = kb.threshold("arp.storm", "requests_per_window")
     storm_window = kb.threshold("arp.storm", "window_s")
     min_foreign = kb.threshold("arp.proxy", "min_foreign_ips")
+    widest_mask = kb.threshold("arp.proxy", "widest_mask_bits")
     repeats = kb.threshold("arp.unanswered", "repeats_mean_no_answer")
     reply_window_us = kb.threshold("arp.unanswered", "reply_window_s") * 1_000_000
 
@@ -103,7 +116,10 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
         elif not query.asker_answered:
             evidence(c, UNANSWERED, fid, "replies-invisible")
 
-    @when_all((m.kind == "arp_responder") & (m.foreign_ips >= min_foreign))
+    # One answer is enough when asker and address cannot share a link under any plausible
+    # mask (10.1.2.11 asking for 192.0.2.1): only a proxy can have answered.
+    @when_all((m.kind == "arp_responder") & (m.foreign_ips > 0)
+              & ((m.foreign_ips >= min_foreign) | (m.shared_prefix < widest_mask)))
     def proxy(c):
         responder = c.m  # once: each c.m is a fresh wrapper around the fact
         own = responder.own[0] if responder.own else responder.mac
@@ -113,21 +129,58 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
             details={"mac": responder.mac, "ips": ", ".join(responder.foreign)},
             # It also answers for an address on the askers' own subnet: their router.
             features={"foreign_ips": responder.foreign_ips,
-                      "answers_gateway": bool(responder.own)},
+                      "answers_gateway": bool(responder.own),
+                      "unlinkable": responder.shared_prefix < widest_mask},
         )
 
-    @when_all(m.kind == "arp_claim")
+    @when_all(
+        c.claim << (m.kind == "arp_claim"),
+        m.kind == "end",
+        # A spoofed claim is reported as arp.spoofing, with these frames, not also as a conflict.
+        none((m.kind == "arp_spoof") & (m.ip == c.claim.ip)),
+    )
     def duplicate(c):
-        virtual = all(mac.startswith(VIRTUAL_ROUTER_MACS) for mac in c.m.macs)
+        claim = c.claim
+        virtual = all(is_virtual(mac) for mac in claim.macs)
         fid = finding(
-            c, DUPLICATE, c.m.key, "arp.duplicate-ip", src=c.m.ip, dst=c.m.ip,
-            reporter=c.m.ip, proto="arp", frames=c.m.frames, count=len(c.m.macs),
-            details={"ip": c.m.ip, "macs": ", ".join(c.m.macs)},
-            features={"macs": len(c.m.macs), "virtual_mac": virtual,
-                      "interleaved": c.m.interleaved},
+            c, DUPLICATE, claim.key, "arp.duplicate-ip", src=claim.ip, dst=claim.ip,
+            reporter=claim.ip, proto="arp", frames=claim.frames, count=len(claim.macs),
+            details={"ip": claim.ip, "macs": ", ".join(claim.macs)},
+            features={"macs": len(claim.macs), "virtual_mac": virtual,
+                      "interleaved": claim.interleaved, "takeover": claim.takeover},
         )
         if virtual:
             evidence(c, DUPLICATE, fid, "virtual-router-mac")
+        if claim.takeover:
+            evidence(c, DUPLICATE, fid, "address-taken-over")
+
+    @when_all(m.kind == "arp_spoof")
+    def spoofing(c):
+        spoof = c.m
+        claimant = spoof.claimant_ips[0] if spoof.claimant_ips else spoof.mac
+        victims = list(spoof.victims)
+        fid = finding(
+            c, SPOOFING, spoof.key, "arp.spoofing", src=claimant, dst=spoof.ip,
+            reporter=claimant, proto="arp", frames=spoof.frames,
+            count=max(spoof.unsolicited, 1),
+            details={"ip": spoof.ip, "mac": spoof.mac, "holder": spoof.holder,
+                     "claimant_ips": ", ".join(spoof.claimant_ips) or "none seen",
+                     "victims": ", ".join(victims) or "none seen"},
+            features={"unsolicited": spoof.unsolicited,
+                      "contradicts_router": spoof.contradicts_router,
+                      "claims_several": len(spoof.claimed) > 1,
+                      "traffic_diverted": spoof.diverted > 0, "relays": spoof.relayed > 0},
+        )
+        if spoof.unsolicited:
+            evidence(c, SPOOFING, fid, "unsolicited-arp-replies")
+        if spoof.contradicts_router:
+            evidence(c, SPOOFING, fid, "claim-contradicts-router")
+        if len(spoof.claimed) > 1:
+            evidence(c, SPOOFING, fid, "claims-several-addresses")
+        if spoof.diverted:
+            evidence(c, SPOOFING, fid, "traffic-through-claimant")
+        if spoof.relayed:
+            evidence(c, SPOOFING, fid, "relays-to-holder")
 
     @when_all(m.kind == "arp_announcement")
     def gratuitous(c):
@@ -137,12 +190,14 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
             dst=announcement.ip, reporter=announcement.ip, proto="arp",
             frames=announcement.frames, count=announcement.count,
             details={"ip": announcement.ip, "mac": announcement.mac},
-            features={"probe": announcement.probe, "conflict": False},
+            features={"probe": announcement.probe, "conflict": False,
+                      "virtual_mac": is_virtual(announcement.mac)},
         )
 
     @when_all(
         c.finding << (m.kind == "finding") & (m.condition == "arp.gratuitous"),
-        c.claim << (m.kind == "arp_claim") & (m.ip == c.finding.src),
+        # A card replaced, or a failover: one MAC after the other, no contest.
+        c.claim << (m.kind == "arp_claim") & (m.ip == c.finding.src) & (m.takeover == False),  # noqa: E712
     )
     def gratuitous_conflict(c):
         evidence(c, GRATUITOUS, c.finding.fid, "announces-claimed-address", {"conflict": True},

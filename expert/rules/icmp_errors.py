@@ -38,15 +38,19 @@ FEATURES = {
     "dport": ("int", "its destination port (-1 when it has none)"),
     "count": ("int", "how many messages of this kind, for this subject"),
     "code": ("int", "the ICMP code"),
-    "reply_shaped": ("bool", "the quoted datagram runs from a well-known port to an ephemeral one"),
+    "reply_shaped": ("bool", "the quoted datagram runs from a port that services answer from "
+                     "(DNS, NTP, SNMP, ...) to an ephemeral one"),
     "replies_before": ("int", "replies the destination sent on that conversation before the error"),
     "quotes_reply": ("bool", "the error quotes an answer in a conversation its own sender opened"),
+    "answer_unasked": ("bool", "the error quotes an answer-shaped datagram whose request the "
+                       "capture does not hold"),
     "sender_is_destination": ("bool",
                               "the ICMP came from the quoted datagram's destination itself"),
 }
 TERMS = (  # evidence terms, weighed in kb/evidence.yaml
     "about-multicast", "flow-seen", "no-reply", "replies-before", "quote-unmatched",
     "quotes-reply", "sender-is-destination", "sender-is-router", "sender-unexpected", "repeated",
+    "answer-unasked",
 )
 
 # A finding made from an ICMP error and that error, joined.
@@ -58,21 +62,26 @@ _ERROR_FINDING = (
 
 def define(kb: KnowledgeBase, api: RuleApi) -> None:
     finding, evidence = api.finding, api.evidence
+    answer_ports = frozenset(kb.threshold("icmp.unreachable.port", "answer_ports"))
+
+    def reply_shaped(error) -> bool:
+        """A datagram from a service port to an ephemeral one has the shape of an answer."""
+        return error.q_sport in answer_ports and error.q_dport >= 1024 \
+            and error.q_dport not in answer_ports
+
     @when_all(m.kind == "error")
     def classify(c):
         error = c.m  # once: each c.m is a fresh wrapper around the fact
         condition = kb.for_icmp(error.type, error.code)
         if condition is None:
             return  # an unassigned code: icmp.unknown-type's rule speaks for it
-        # A datagram from a well-known port to an ephemeral one has the shape of an answer.
-        reply_shaped = 0 < error.q_sport < 1024 <= error.q_dport
         fid = finding(
             c, CLASSIFY, error.key, condition.id, src=error.q_src, dst=error.q_dst,
             reporter=error.sender, frames=error.frames, proto=error.q_proto,
             sport=error.q_sport, dport=error.q_dport, count=error.count,
             details=_details(error),
             features={"proto": error.q_proto, "dport": error.q_dport, "count": error.count,
-                      "code": error.code, "reply_shaped": reply_shaped},
+                      "code": error.code, "reply_shaped": reply_shaped(error)},
         )
         if is_multicast_or_broadcast(error.q_dst):
             evidence(c, CLASSIFY, fid, "about-multicast")
@@ -105,6 +114,17 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     def untied(c):
         if c.error.type == icmp.UNREACH:  # other errors do not ask for a conversation to explain
             evidence(c, UNTIED, c.finding.fid, "quote-unmatched", {"replies_before": 0})
+
+    @when_all(
+        *_ERROR_FINDING,
+        none((m.kind == "service") & (m.proto == c.error.q_proto) & (m.src == c.error.q_dst)
+             & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport)),
+    )
+    def answer_unasked(c):
+        # Shaped like an answer, and the capture holds no request it answers: a late reply to
+        # an asker that had gone, not a request to a missing service.
+        if c.error.type == icmp.UNREACH and reply_shaped(c.error):
+            evidence(c, LATE_REPLY, c.finding.fid, "answer-unasked", {"answer_unasked": True})
 
     @when_all(
         *_ERROR_FINDING,

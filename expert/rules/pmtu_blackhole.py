@@ -37,7 +37,7 @@ TERMS = (  # evidence terms, weighed in kb/evidence.yaml
 _HEADERS = 40  # IPv4 and TCP headers without options: an MSS plus this is a full segment
 
 
-def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
+def observation_facts(seen: Observations, kb: KnowledgeBase) -> Iterator[dict[str, Any]]:
     """One fact per stalled direction, named by the conversation it belongs to (its client,
     server and port), whichever side sent the data."""
     for index, stall in enumerate(seen.stalls):

@@ -38,6 +38,7 @@ class Excerpt:
     evidence: tuple[int, ...] = ()
     lines: tuple[str, ...] = ()
     problem: str = ""  # set when there is no excerpt, and why
+    ladder: dict | None = None  # netwhy.render.ladder.Ladder.to_dict() of the evidence
 
 
 def excerpts(
@@ -152,6 +153,8 @@ def _capture_excerpts(job: tuple[str, str, list[str]]) -> list[Excerpt]:
     from netwhy.dissect.tshark import tshark_path_and_version
     from netwhy.errors import NetwhyError
     from netwhy.expert.analyze import analyze
+    from netwhy.render.ladder import frames_wanted as ladder_frames
+    from netwhy.render.ladder import ladder
     from netwhy.site.frames import frame_rows
 
     if not Path(path).is_file():
@@ -161,6 +164,7 @@ def _capture_excerpts(job: tuple[str, str, list[str]]) -> list[Excerpt]:
         tshark, version = tshark_path_and_version()
         found = {d.condition: d for d in reversed(report.diagnoses)}  # best one wins
         frames = _shown(found[c].evidence for c in conditions if c in found)
+        frames |= {n for c in conditions if c in found for n in ladder_frames(found[c])}
         rows = frame_rows(Path(path), frames, tshark, version)
     except NetwhyError as error:
         return [Excerpt(c, name, problem=f"{name}: {error.message}") for c in conditions]
@@ -171,9 +175,11 @@ def _capture_excerpts(job: tuple[str, str, list[str]]) -> list[Excerpt]:
             out.append(Excerpt(condition, name, problem=f"{name} shows no {condition}"))
             continue
         shown = diagnosis.evidence[:FRAMES_SHOWN]
+        drawn = ladder(diagnosis, rows)
         out.append(Excerpt(
             condition, name, summary=diagnosis.summary, evidence=diagnosis.evidence,
             lines=tuple(rows[n].line() for n in shown if n in rows),
+            ladder=drawn.to_dict() if drawn is not None else None,
         ))
     return out
 

@@ -23,6 +23,10 @@ _FIELDS = {
     "number": "frame.number", "time": "frame.time_relative", "src": "_ws.col.Source",
     "dst": "_ws.col.Destination", "protocol": "_ws.col.Protocol", "length": "frame.len",
     "info": "_ws.col.Info", "comment": "frame.comment",
+    # The network-level ends, for the ladder diagrams: the first occurrence is the outer header
+    # (an ICMP error's quoted datagram comes second), ARP's addresses are in its own fields.
+    "ip_src": "ip.src", "ip_dst": "ip.dst", "arp_op": "arp.opcode",
+    "arp_src": "arp.src.proto_ipv4", "arp_dst": "arp.dst.proto_ipv4", "eth_dst": "eth.dst",
 }
 # Since tshark 4.2 the columns are registered fields of their own: the old names above are
 # still accepted by -e, but -T ek prints each under its new name. Whichever key a row has is read.
@@ -45,6 +49,12 @@ class FrameRow:
     length: str
     info: str
     comments: tuple[str, ...] = ()
+    ip_src: str = ""
+    ip_dst: str = ""
+    arp_op: str = ""  # "1" a request, "2" a reply
+    arp_src: str = ""
+    arp_dst: str = ""
+    eth_dst: str = ""
 
     def line(self) -> str:
         """The frame as tshark prints it in its packet list."""
@@ -103,4 +113,5 @@ def _row(raw: bytes) -> FrameRow | None:
     with contextlib.suppress(ValueError):  # keep tshark's text if it is not a number
         time = f"{float(time):.6f}"
     return FrameRow(number, time, first("src"), first("dst"), first("protocol"), first("length"),
-                    first("info"), tuple(values("comment")))
+                    first("info"), tuple(values("comment")), first("ip_src"), first("ip_dst"),
+                    first("arp_op"), first("arp_src"), first("arp_dst"), first("eth_dst"))

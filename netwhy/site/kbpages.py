@@ -119,7 +119,11 @@ def _remedy(c: Condition, remedy) -> str:
 
 
 def _value(value) -> str:
-    return ", ".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value:g}"
+    """A threshold: a number, a list of them (ports), or a list of such lists (port groups)."""
+    if isinstance(value, tuple | list):
+        nested = any(isinstance(v, tuple | list) for v in value)
+        return ("; " if nested else ", ").join(_value(v) for v in value)
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 def _reference(ref) -> str:
@@ -152,6 +156,12 @@ def _evidence(c: Condition, inputs: KbInputs) -> list[str]:
         f".. rst-class:: kb-summary\n\n{rst.text(excerpt.summary)}\n"
     )
     out.append(rst.literal(excerpt.lines))
+    if excerpt.ladder:
+        from netwhy.render.ladder import Ladder
+        from netwhy.site.figures import raw_html
+        from netwhy.site.ladder_svg import ladder_html  # matplotlib: only for these pages
+
+        out.append(raw_html(ladder_html(Ladder.from_dict(excerpt.ladder))))
     return out
 
 

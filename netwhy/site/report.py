@@ -18,8 +18,11 @@ from pathlib import Path
 from netwhy.expert.diagnosis import SEVERITY_ORDER, Diagnosis
 from netwhy.expert.registry import Rule
 from netwhy.expert.report import Report
+from netwhy.render.ladder import frames_wanted as ladder_frames
+from netwhy.render.ladder import ladder
 from netwhy.site import rst
 from netwhy.site.build import build_site, refuse_foreign, write_pages
+from netwhy.site.figures import imported_meanwhile, raw_html
 from netwhy.site.frames import FrameRow
 from netwhy.site.kbinputs import KbInputs, cause_label, page_name
 from netwhy.site.kbpages import kb_pages
@@ -49,7 +52,12 @@ class ReportSite:
 
 
 def frames_wanted(report: Report) -> set[int]:
-    return {n for d in report.diagnoses[:PAGES_MAX] for n in d.evidence[:FRAMES_MAX]}
+    """The evidence tables' frames, the ladders' (their last few too), and the capture's first
+    and last frame, whose times give the timeline its length."""
+    shown = report.diagnoses[:PAGES_MAX]
+    wanted = {n for d in shown for n in d.evidence[:FRAMES_MAX]}
+    wanted |= {n for d in shown for n in ladder_frames(d)}
+    return wanted | ({1, report.packets} if report.packets else set())
 
 
 def make_report(capture: Path, output: Path) -> tuple[Report, ReportSite]:
@@ -62,7 +70,8 @@ def make_report(capture: Path, output: Path) -> tuple[Report, ReportSite]:
     refuse_foreign(output)  # before the analysis, which may take a while
     report = analyze(capture)
     tshark, version = tshark_path_and_version()
-    rows = frame_rows(capture, frames_wanted(report), tshark, version)
+    with imported_meanwhile():  # the pictures' library, while tshark lists the frames
+        rows = frame_rows(capture, frames_wanted(report), tshark, version)
     inputs = kb_inputs(None)
     shown = {d.condition for d in report.diagnoses[:PAGES_MAX]} & set(inputs.kb.conditions)
     related = {other for c in shown for other in inputs.kb.conditions[c].related}
@@ -85,7 +94,7 @@ def write_report_site(
 def report_pages(report: Report, rows: dict[int, FrameRow], inputs: KbInputs) -> dict[str, str]:
     pages = kb_pages(inputs)
     shown = report.diagnoses[:PAGES_MAX]
-    pages["index"] = _overview(report, len(shown))
+    pages["index"] = _overview(report, len(shown), rows)
     rules = {rule.id: rule for rule in inputs.rules}
     for rank, diagnosis in enumerate(shown, start=1):
         pages[_page(rank)] = _diagnosis_page(rank, diagnosis, rows, rules, inputs)
@@ -96,7 +105,7 @@ def _page(rank: int) -> str:
     return f"diagnoses/{rank:04d}"
 
 
-def _overview(report: Report, with_pages: int) -> str:
+def _overview(report: Report, with_pages: int, rows: dict[int, FrameRow]) -> str:
     counts = Counter(d.severity for d in report.diagnoses)
     counted = ", ".join(f"{n} {s}" for s, n in sorted(
         counts.items(), key=lambda item: -SEVERITY_ORDER[item[0]])) or "no findings"
@@ -117,6 +126,7 @@ def _overview(report: Report, with_pages: int) -> str:
                    "packets are missing from this report.\n")
     for note in report.notes:
         out.append(f".. note::\n\n   {rst.text(note)}\n")
+    out += _timeline(report, rows)
     out.append(rst.heading("Diagnoses by severity", "-"))
     if not report.diagnoses and report.unanalysed:
         out.append("Nothing in the packets netwhy analysed explains a failure. The packets it "
@@ -142,6 +152,26 @@ def _overview(report: Report, with_pages: int) -> str:
                    + "".join(f"   /{_page(rank)}\n" for rank in range(1, with_pages + 1)))
     out.append(".. toctree::\n   :hidden:\n   :caption: Knowledge base\n\n   /kb/index\n")
     return "\n".join(out)
+
+
+def _timeline(report: Report, rows: dict[int, FrameRow]) -> list[str]:
+    """The failures over the capture's duration, when any has frames with a time."""
+    from netwhy.site import timeline
+
+    start = _seconds(rows[1].time) if 1 in rows else 0.0
+    times = {n: _seconds(row.time) - start for n, row in rows.items()}
+    found = timeline.spans(report.diagnoses[:PAGES_MAX], times)
+    if not found:
+        return []
+    duration = times.get(report.packets, max(times.values()))
+    return [rst.heading("Timeline", "-"), raw_html(timeline.timeline_html(found, duration))]
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def _link(diagnosis: Diagnosis, ranks: dict[int, int], with_pages: int) -> str:
@@ -193,6 +223,11 @@ def _diagnosis_page(
     if d.established:
         out += [rst.heading("What the evidence proves", "-"),
                 rst.bullets(rst.text(fact) for fact in d.established)]
+    drawn = ladder(d, rows)
+    if drawn is not None:
+        from netwhy.site.ladder_svg import ladder_html  # matplotlib: only for a page with one
+
+        out += [rst.heading("Ladder diagram", "-"), raw_html(ladder_html(drawn))]
     out += [rst.heading("Evidence frames", "-"), _evidence_table(d, rows)]
     out += [rst.heading("Likely causes", "-"), _causes_table(d, known)]
     for cause in d.causes[:3]:

@@ -64,6 +64,7 @@ icmp = st.builds(
     quoted=_optional(quoted), mtu=_optional(words), gateway=_optional(addresses),
     pointer=_optional(octets), ident=_optional(words), seq=_optional(words),
     address_mask=_optional(addresses), src_mac=_optional(macs), ip_id=_optional(words),
+    dst_mac=_optional(macs),
 )
 arp = st.builds(
     ArpMessage, frame=frames, time=times, opcode=st.one_of(st.sampled_from((1, 2)), words),
@@ -73,10 +74,11 @@ arp = st.builds(
 tcp = st.builds(
     TcpControl, frame=frames, time=times, src=addresses, dst=addresses, sport=ports, dport=ports,
     syn=st.booleans(), ack=st.booleans(), rst=st.booleans(), ttl=_optional(octets),
-    ip_id=_optional(words),
+    ip_id=_optional(words), src_mac=_optional(macs), dst_mac=_optional(macs),
 )
 udp_first = st.builds(
     UdpFirst, frame=frames, time=times, src=addresses, dst=addresses, sport=ports, dport=ports,
+    src_mac=_optional(macs), dst_mac=_optional(macs),
 )
 udp_conversation = st.builds(
     UdpConversation, a=addresses, a_port=ports, b=addresses, b_port=ports,
