@@ -20,14 +20,15 @@ quietly() {  # runs a command with its output in the log; on failure shows the l
     fi
 }
 
-step "Debian packages (tshark, Python, gcc, iproute2, nftables, nmap, chromium)"
+step "Debian packages (tshark, Python, gcc, iproute2, nftables, nmap, keepalived, chromium)"
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer "no" (see README for the group way).
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 quietly apt-get update -q
-# chromium: the docs tests load the built site in a real browser; nmap: the lab's scans
+# chromium: the docs tests load the built site in a real browser; nmap and keepalived: the
+# lab's scans and its VRRP failover
 quietly apt-get install -y -q --no-install-recommends \
-    tshark python3 python3-venv python3-dev gcc iproute2 nftables iputils-ping nmap \
+    tshark python3 python3-venv python3-dev gcc iproute2 nftables iputils-ping nmap keepalived \
     chromium fonts-dejavu-core
 
 python=${PYTHON:-python3}  # PYTHON=python3.12 bash setup.sh picks another interpreter
