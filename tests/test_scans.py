@@ -32,8 +32,10 @@ def diagnoses(capture: str) -> list[dict]:
     ("capture", "condition", "dst", "proto", "counts", "answered", "frames"), [
         ("scan-syn", "scan.port", SERVER, "tcp",
          {"targets": 100, "open": 2, "closed": 88, "filtered": 10}, "22, 80", MAX_SCAN_FRAMES),
+        # tshark 4.0 starts no UDP conversation for nmap's empty probes (no udp.stream), so
+        # only the answers are evidence; 4.4 gives the probes too.
         ("scan-udp", "scan.port", SERVER, "udp",
-         {"targets": 30, "open": 1, "closed": 29, "filtered": 0}, "7", 31),
+         {"targets": 30, "open": 1, "closed": 29, "filtered": 0}, "7", (31, 60)),
         ("udp-port-sweep", "scan.port", SERVER, "udp",
          {"targets": 30, "open": 0, "closed": 30}, "none", 60),
         ("scan-protocol", "scan.protocol", SERVER, "ip",
@@ -54,8 +56,9 @@ def test_a_scan_is_one_finding(capture, condition, dst, proto, counts, answered,
         (SCANNER, dst, proto)
     assert {name: scan["details"][name] for name in counts} == counts
     assert scan["details"]["answered"] == answered
-    assert len(scan["evidence"]) == frames
-    assert scan["details"]["frames_total"] >= frames
+    allowed = frames if isinstance(frames, tuple) else (frames,)
+    assert len(scan["evidence"]) in allowed
+    assert scan["details"]["frames_total"] >= len(scan["evidence"])
     assert [d["condition"] for d in found if d["condition"] == condition] == [condition]
     # Nothing the scanner's probes drew is reported again on its own.
     assert [d for d in found[1:] if d["subject"]["src"] == SCANNER
