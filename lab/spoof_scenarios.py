@@ -8,8 +8,10 @@ that cannot be on the asker's link, in a capture of nothing else.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -113,6 +115,32 @@ def arp_spoofing(out: Path) -> list[Path]:
     return [out]
 
 
+class VrrpStates:
+    """The VRRP states a keepalived daemon enters, read from its console log as it runs:
+    start-up and failover take a few advertisement intervals, more on a loaded machine."""
+
+    def __init__(self, daemon: subprocess.Popen[str]) -> None:
+        self._entered: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, args=(daemon,), daemon=True).start()
+
+    def _read(self, daemon: subprocess.Popen[str]) -> None:
+        assert daemon.stdout is not None
+        try:
+            for line in daemon.stdout:
+                if "Entering" in line and "STATE" in line:
+                    with self._changed:
+                        self._entered.append(line.split("Entering", 1)[1].split()[0])
+                        self._changed.notify_all()
+        except (ValueError, OSError):
+            return  # the daemon was stopped and its pipe closed under this thread
+
+    def wait(self, state: str, timeout: float = 15.0) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: state in self._entered, timeout):
+                raise RuntimeError(f"keepalived did not enter {state} within {timeout} s")
+
+
 @scenario(
     "vrrp-failover",
     "two keepalived routers share the gateway 192.0.2.1 by VRRP with a virtual MAC "
@@ -137,7 +165,7 @@ def vrrp_failover(out: Path) -> list[Path]:
         t.route("client", "default", ROUTER_CLIENT_SIDE)
         # Replies go back through r1, whose kernel forwards whether keepalived runs or not.
         t.route("server", "default", BACK_1)
-        daemons = {}
+        daemons, states = {}, {}
         for ns, state, priority in (("r1", "MASTER", 200), ("r2", "BACKUP", 100)):
             t.enable_forwarding(ns)
             config = Path(run_dir) / f"{ns}.conf"
@@ -147,11 +175,15 @@ def vrrp_failover(out: Path) -> list[Path]:
                 "/usr/sbin/keepalived", "--dont-fork", "--log-console", "--vrrp",
                 "--use-file", str(config), "--pid", f"{run_dir}/{ns}.pid",
                 "--vrrp_pid", f"{run_dir}/{ns}.vrrp.pid"])
-        time.sleep(4)  # r1 becomes master and announces the virtual MAC
+            states[ns] = VrrpStates(daemons[ns])
+        states["r1"].wait("MASTER")  # and announces the virtual MAC
+        states["r2"].wait("BACKUP")
+        time.sleep(1)
         with t.capture("lan", "br0", out):
             pings(t, "client", REMOTE_SERVER, 2)
-            t.stop(daemons["r1"])  # priority 0 advertisement: r2 takes over at once
-            time.sleep(2)
+            t.stop(daemons["r1"])  # priority 0 advertisement: r2 takes over
+            states["r2"].wait("MASTER")
+            time.sleep(1)  # its gratuitous ARPs (vrrp_garp_master_repeat)
             pings(t, "client", REMOTE_SERVER, 2)
     return [out]
 
