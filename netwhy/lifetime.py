@@ -26,6 +26,7 @@ from netwhy.errors import OutputFailed
 _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _received: int | None = None  # the first signal that asked netwhy to stop
 _netwhy_pid = 0  # the process that called start()
+_REDELIVERY_DELAY_S = 0.01  # an interrupt dropped by Python is raised again this much later
 
 
 class Terminated(KeyboardInterrupt):
@@ -47,12 +48,15 @@ def start() -> None:
     for signum in _ENDING_SIGNALS:
         signal.signal(signum, _raise_terminated)
     children.bind_forks()
+    sys.unraisablehook = _redeliver_interrupts
     sys.stdout = _Stdout(sys.stdout)
     sys.stderr = _Stderr(sys.stderr)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     _note(signum)
+    if _received in _ENDING_SIGNALS:  # a SIGTERM or SIGHUP delivered again
+        raise Terminated(_received)
     raise KeyboardInterrupt
 
 
@@ -61,6 +65,19 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
         signal.signal(ending, signal.SIG_IGN)
     _note(signum)
     raise Terminated(signum)
+
+
+def _redeliver_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
+    """A signal's exception raised where Python cannot pass it on (an at-fork callback such as
+    logging's, a __del__, a weakref callback) would be printed as "Exception ignored" and
+    dropped, and netwhy would run on: deliver it again a moment later, in ordinary code."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        # Not raised from here, where it would be dropped again: an alarm, once the hook and
+        # the code that called it have returned (_raise_interrupt re-raises what was received).
+        signal.signal(signal.SIGALRM, _raise_interrupt)
+        signal.setitimer(signal.ITIMER_REAL, _REDELIVERY_DELAY_S)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _note(signum: int) -> None:

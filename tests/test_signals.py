@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 from signal_trials import EXPECTED, run_trial
@@ -50,3 +52,33 @@ def test_lab_run_stopped_removes_its_namespaces(group: bool) -> None:
     trial = run_trial("lab", TERM, 2.0, group)
     assert trial.clean, trial.describe() + "\n" + trial.stderr
     assert trial.status in (EXPECTED[TERM], -TERM), trial.describe()
+
+
+@pytest.mark.parametrize(("signum", "status", "line"), [
+    (INT, 130, "netwhy: interrupted"),
+    (TERM, 143, "netwhy: stopped by SIGTERM"),
+])
+def test_a_signal_inside_an_at_fork_callback_still_stops_netwhy(signum: int, status: int,
+                                                                 line: str) -> None:
+    # Sphinx's workers fork; a signal handled in logging's at-fork callback raised where Python
+    # prints "Exception ignored" and carries on. The second callback is where it lands here.
+    program = f"""
+import os, signal, sys, time
+from netwhy import lifetime
+lifetime.start()
+os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), {int(signum)}))
+def python_callback(): pass
+os.register_at_fork(after_in_parent=python_callback)
+try:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    time.sleep(10)  # where the interrupt lands, a moment later
+    print("ran on")
+except KeyboardInterrupt as interrupt:
+    sys.exit(lifetime.interrupted(interrupt))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=30)
+    assert (done.returncode, done.stderr.strip(), done.stdout) == (status, line, "")
