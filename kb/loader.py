@@ -1,5 +1,5 @@
 """Loading and validating the knowledge base: kb/conditions/*.yaml, kb/evidence.yaml, and the
-numbers beside them (kb/icmp-types.yaml, kb/live.yaml, kb/coverage.yaml)."""
+numbers beside them (kb/icmp-types.yaml, kb/icmp6-types.yaml, kb/live.yaml, kb/coverage.yaml)."""
 
 from __future__ import annotations
 
@@ -97,11 +97,15 @@ def load_knowledge_base(directory: Path = KB_DIR) -> KnowledgeBase:
         int(number): IcmpType(entry["name"], entry["status"], entry.get("rfc"))
         for number, entry in _validated(directory / "icmp-types.yaml", _TYPES_SCHEMA).items()
     }
+    icmp6_types = {
+        int(number): IcmpType(entry["name"], entry["status"], entry.get("rfc"))
+        for number, entry in _validated(directory / "icmp6-types.yaml", _TYPES_SCHEMA).items()
+    }
     live = _numbers(directory / "live.yaml", _LIVE_SCHEMA)
     coverage = _numbers(directory / "coverage.yaml", _COVERAGE_SCHEMA)
     _check_references(conditions)
     return KnowledgeBase(conditions=conditions, evidence=evidence, icmp_types=icmp_types,
-                         live=live, coverage=coverage)
+                         icmp6_types=icmp6_types, live=live, coverage=coverage)
 
 
 def _numbers(path: Path, schema: dict[str, Any]) -> dict[str, Threshold]:
@@ -180,6 +184,7 @@ def _condition(document: dict[str, Any], path: Path) -> Condition:
         symptoms=tuple(document["symptoms"]),
         icmp_type=match.get("icmp_type"),
         icmp_code=match.get("icmp_code"),
+        icmp_family=match.get("family", 4),
         proves=tuple(document.get("proves", [])),
         related=tuple(document.get("related", [])),
         thresholds={
@@ -196,7 +201,7 @@ def _condition(document: dict[str, Any], path: Path) -> Condition:
 
 
 def _check_references(conditions: dict[str, Condition]) -> None:
-    seen: dict[tuple[int, int | None], str] = {}
+    seen: dict[tuple[int, int, int | None], str] = {}
     for condition in conditions.values():
         for other in condition.related:
             if other not in conditions:
@@ -204,9 +209,9 @@ def _check_references(conditions: dict[str, Condition]) -> None:
                     f"{condition.source}: related: unknown condition {other!r}"
                 )
         if condition.icmp_type is not None:
-            key = (condition.icmp_type, condition.icmp_code)
+            key = (condition.icmp_family, condition.icmp_type, condition.icmp_code)
             if key in seen:
-                raise KnowledgeBaseError(
-                    f"{condition.source}: match: ICMP {key} is already covered by {seen[key]}"
-                )
+                family = "ICMP" if key[0] == 4 else "ICMPv6"
+                raise KnowledgeBaseError(f"{condition.source}: match: {family} {key[1:]} is "
+                                         f"already covered by {seen[key]}")
             seen[key] = condition.id

@@ -80,6 +80,7 @@ class Condition:
     symptoms: tuple[str, ...]
     icmp_type: int | None = None
     icmp_code: int | None = None
+    icmp_family: int = 4  # 6: icmp_type and icmp_code are ICMPv6's
     proves: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     thresholds: dict[str, Threshold] = field(default_factory=dict)
@@ -108,9 +109,14 @@ class KnowledgeBase:
     conditions: dict[str, Condition]
     evidence: dict[str, EvidenceTerm]
     icmp_types: dict[int, IcmpType] = field(default_factory=dict)
+    icmp6_types: dict[int, IcmpType] = field(default_factory=dict)  # ICMPv6's own numbers
     live: dict[str, Threshold] = field(default_factory=dict)  # windows of `netwhy watch`
     # when the report notes the packets netwhy did not analyse
     coverage: dict[str, Threshold] = field(default_factory=dict)
+
+    def type_names(self, family: int) -> dict[int, IcmpType]:
+        """IANA's ICMP (family 4) or ICMPv6 (6) type names."""
+        return self.icmp6_types if family == 6 else self.icmp_types
 
     def threshold(self, condition_id: str, name: str) -> Any:
         """A number a rule needs, read from the condition's `thresholds` (never from code)."""
@@ -123,11 +129,12 @@ class KnowledgeBase:
                 f"kb/conditions/{condition_id}.yaml: thresholds.{name} is missing"
             ) from error
 
-    def for_icmp(self, icmp_type: int, icmp_code: int) -> Condition | None:
-        """The condition covering an ICMP type and code: an exact code first, else the type's."""
+    def for_icmp(self, icmp_type: int, icmp_code: int, family: int = 4) -> Condition | None:
+        """The condition covering an ICMP (family 4) or ICMPv6 (6) type and code: an exact
+        code first, else the type's."""
         fallback = None
         for condition in self.conditions.values():
-            if condition.icmp_type != icmp_type:
+            if condition.icmp_type != icmp_type or condition.icmp_family != family:
                 continue
             if condition.icmp_code == icmp_code:
                 return condition

@@ -50,6 +50,7 @@ class Scenario:
     made_by: str  # "kernel" or "scapy"
     run: Run  # writes the capture(s) to the given path, returns every file written
     notes: tuple[str, ...] = ()  # words the report's notes must hold (what it did not analyse)
+    icmp6_errors: tuple[tuple[int, int], ...] = ()  # ICMPv6 error (type, code) pairs, likewise
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -64,15 +65,18 @@ def scenario(
     conditions: tuple[str, ...] = (),
     made_by: str = "kernel",
     notes: tuple[str, ...] = (),
+    icmp6_errors: tuple[tuple[int, int], ...] = (),
 ) -> Callable[[Run], Run]:
     """Register a scenario. ``code`` is shorthand for the ICMP error 3/code; ``errors`` lists
-    any (type, code) pairs; the capture must hold exactly those ICMP errors. ``notes``: words
-    that some note of the report must hold."""
+    any (type, code) pairs; the capture must hold exactly those ICMP errors, and exactly the
+    ICMPv6 errors (types 1-4) in ``icmp6_errors``. ``notes``: words that some note of the
+    report must hold."""
 
     def register(run: Run) -> Run:
         expected = errors + (((3, code),) if code is not None else ())
         names = conditions + ((condition,) if condition is not None else ())
-        SCENARIOS[name] = Scenario(name, description, names, expected, made_by, run, notes)
+        SCENARIOS[name] = Scenario(name, description, names, expected, made_by, run, notes,
+                                   icmp6_errors)
         return run
 
     return register
