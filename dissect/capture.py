@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from pathlib import Path
 
 from pyshark.capture.capture import TSharkCrashException
 
-from netwhy.dissect.facts import CaptureSummary, Fact, Unanalysed
-from netwhy.dissect.prefilter import Gate, Prefilter, Stream
+from netwhy.dissect.facts import CaptureSummary, Fact
+from netwhy.dissect.prefilter import Gate, Prefilter, Stream, key_addresses
 from netwhy.dissect.rows import Rows, TsharkEnd
 from netwhy.dissect.tshark import FieldsCapture, tshark_path, tshark_version
 from netwhy.dissect.worker import PrefilterWorker
@@ -122,7 +121,6 @@ class CaptureReader:
     def facts(self) -> Iterator[Fact]:
         state = Rows()
         packets = None
-        withheld_ipv6 = 0  # IPv6 records the prefilter kept from tshark: counted there
         chooser, runs = self._judged_start()
         if chooser is not None:
             handed = 0  # records the prefilter chose, which tshark counts too
@@ -135,21 +133,22 @@ class CaptureReader:
                     runs.pop(0)
                     handed += len(run.stream.frames)
                 for key, forward, backward, earliest_ns, latest_ns in chooser.counted():
-                    state.add_udp(_addresses(key), forward, backward, earliest_ns, latest_ns)
+                    state.add_udp(key_addresses(key), forward, backward, earliest_ns, latest_ns)
                 yield from chooser.stalls()
             finally:
                 for run in runs:  # started, not read to their end
                     run.capture.close()
                 chooser.close()
             # The prefilter counts the records it walked; tshark, also those handed as they are.
-            packets = chooser.packets + state.packets - handed
-            withheld_ipv6 = chooser.withheld.ipv6
+            # (tshark's hierarchy tap leaves out a packet whose dissection broke off, such as
+            # an ICMPv6 error quoting nothing: never fewer than the records walked.)
+            packets = chooser.packets + max(0, state.packets - handed)
         else:
             self.streams = 1
             capture = FieldsCapture(self.path, self._tshark, self._version)
             yield from state.stream(None, self._lines(state, capture))
         yield from state.conversations()
-        self.summary = _summary(state, str(self._version), self.path, packets, withheld_ipv6,
+        self.summary = _summary(state, str(self._version), self.path, packets,
                                 segments_followed=chooser is not None)
 
     def _judged_start(self) -> tuple[Prefilter | PrefilterWorker | None, list[_Run]]:
@@ -222,14 +221,8 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _addresses(key: bytes) -> tuple[str, int, str, int]:
-    """The prefilter's conversation key (addresses and ports as on the wire) as text."""
-    return (socket.inet_ntoa(key[:4]), key[8] << 8 | key[9],
-            socket.inet_ntoa(key[4:8]), key[10] << 8 | key[11])
-
-
 def _summary(state: Rows, version: str, path: Path, packets: int | None,
-             withheld_ipv6: int, segments_followed: bool) -> CaptureSummary:
+             segments_followed: bool) -> CaptureSummary:
     errors = [line for end in state.ends for line in end.stderr_lines]
     problem = _file_problem(errors)
     packets = state.packets if packets is None else packets
@@ -245,10 +238,8 @@ def _summary(state: Rows, version: str, path: Path, packets: int | None,
         raise NotACapture(f"{path}: not a capture tshark can read: {problem}")
     if packets == 0 and problem is None:
         raise EmptyCapture(f"{path}: capture holds no packets")
-    seen = state.unanalysed
-    unanalysed = Unanalysed(seen.ipv6 + withheld_ipv6, seen.cut, seen.other)
     return CaptureSummary(packets=packets, tshark_version=version, truncated=problem,
-                          unanalysed=unanalysed, segments_followed=segments_followed)
+                          unanalysed=state.unanalysed, segments_followed=segments_followed)
 
 
 def _unreadable(problem: str, packets: int) -> bool:

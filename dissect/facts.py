@@ -11,31 +11,34 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class QuotedDatagram:
-    """The IP header (and first bytes of payload) that an ICMP error sends back."""
+    """The IP or IPv6 header (and first bytes of payload) that an ICMP error sends back."""
 
     src: str
     dst: str
-    proto: int
-    ttl: int | None
+    proto: int  # IPv6: the transport's next header, past any extension headers
+    ttl: int | None  # IPv6: the hop limit
     df: bool | None
     ip_id: int | None
     sport: int | None = None  # TCP/UDP
     dport: int | None = None
     icmp_type: int | None = None  # when the quoted datagram was itself ICMP (e.g. an echo request)
     icmp_ident: int | None = None
+    icmp_seq: int | None = None  # ICMPv6 only: with the identifier, names an echo request
 
 
 @dataclass(frozen=True, slots=True)
 class IcmpMessage:
+    """An ICMP message, or an ICMPv6 one (family 6) other than Neighbor Discovery's."""
+
     frame: int
     time: float
     src: str
     dst: str
-    ttl: int | None
-    type: int
+    ttl: int | None  # IPv6: the hop limit
+    type: int  # of its own family: ICMPv6's numbers are not ICMP's
     code: int
     quoted: QuotedDatagram | None = None
-    mtu: int | None = None  # next-hop MTU of a fragmentation-needed error (RFC 1191)
+    mtu: int | None = None  # next-hop MTU of frag-needed (RFC 1191) or Packet Too Big (RFC 4443)
     gateway: str | None = None  # the better first hop a redirect names
     pointer: int | None = None  # parameter problem: offset of the offending octet
     ident: int | None = None  # echo, timestamp and address mask identifiers
@@ -44,6 +47,31 @@ class IcmpMessage:
     src_mac: str | None = None
     ip_id: int | None = None  # of the outer header: a looping datagram keeps its id
     dst_mac: str | None = None
+    family: int = 4  # 6: ICMPv6
+
+
+@dataclass(frozen=True, slots=True)
+class NdpMessage:
+    """A Neighbor Discovery message (RFC 4861): router or neighbor solicitation or
+    advertisement, or a redirect."""
+
+    frame: int
+    time: float
+    type: int  # 133-137
+    code: int
+    src: str
+    dst: str
+    hop_limit: int | None
+    src_mac: str | None  # the Ethernet source
+    target: str | None = None  # solicited or advertised address; a redirect's better first hop
+    destination: str | None = None  # the destination a redirect is about
+    link_address: str | None = None  # its link-layer address option (source, or target)
+    router: bool = False  # advertisement flags R, S, O
+    solicited: bool = False
+    override: bool = False
+    router_lifetime: int | None = None  # router advertisement, seconds
+    prefixes: tuple[str, ...] = ()
+    mtu: int | None = None  # router advertisement's MTU option
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +167,7 @@ class UdpConversation:
 class Unanalysed:
     """Packets no rule can judge, by reason (each packet counts under one)."""
 
-    ipv6: int = 0  # IPv6: ICMPv6, neighbour discovery, TCP and UDP over IPv6 (issue 21)
-    cut: int = 0  # IPv4 or ARP cut by the snap length before the fields the rules read
+    cut: int = 0  # IP or ARP cut by the snap length before the fields the rules read
     other: tuple[tuple[str, int], ...] = ()  # neither IP nor ARP: tshark's name, packets
 
     @property
@@ -161,4 +188,4 @@ class CaptureSummary:
     segments_followed: bool = True
 
 
-Fact = IcmpMessage | ArpMessage | TcpControl | UdpFirst | UdpConversation | TcpStall
+Fact = IcmpMessage | NdpMessage | ArpMessage | TcpControl | UdpFirst | UdpConversation | TcpStall

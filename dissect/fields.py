@@ -1,13 +1,14 @@
 """What netwhy asks tshark for: which packets, which fields, which dissectors.
 
-Only packets that can matter to a rule reach Python: ICMP, ARP, TCP segments that open or reset a
+Only packets that can matter to a rule reach Python: ICMP and ICMPv6 (Neighbor Discovery
+included), ARP, TCP segments that open or reset a
 connection, and the first datagram of each UDP conversation. Everything else (bulk data) is only
 counted, by tshark's own conversation and I/O taps in the same pass.
 """
 
 from __future__ import annotations
 
-from netwhy.dissect.ip import PROTO_ICMP, PROTO_TCP, PROTO_UDP
+from netwhy.dissect.ip import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
 
 # Row layout: one tab-separated column per field. A field that occurs twice (the outer header and
 # the copy quoted inside an ICMP error) prints as "outer,quoted".
@@ -43,6 +44,28 @@ FIELDS: tuple[str, ...] = (
     # With eth.src: which MAC carries off-subnet traffic (arp_spoofing.py). Not next to
     # eth.src: `-T tabs` prints an arrow between a source column and a destination column.
     "eth.dst",
+    # IPv6 and ICMPv6 (RFC 4443), Neighbor Discovery (RFC 4861) last: empty for IPv4 rows.
+    "ipv6.src",
+    "ipv6.dst",
+    "ipv6.hlim",
+    "ipv6.nxt",
+    "icmpv6.type",
+    "icmpv6.code",
+    "icmpv6.mtu",
+    "icmpv6.pointer",
+    "icmpv6.echo.identifier",
+    "icmpv6.echo.sequence_number",
+    "icmpv6.nd.ns.target_address",
+    "icmpv6.nd.na.target_address",
+    "icmpv6.nd.na.flag.r",
+    "icmpv6.nd.na.flag.s",
+    "icmpv6.nd.na.flag.o",
+    "icmpv6.opt.linkaddr",
+    "icmpv6.nd.ra.router_lifetime",
+    "icmpv6.opt.prefix",
+    "icmpv6.opt.mtu",
+    "icmpv6.nd.rd.target_address",
+    "icmpv6.rd.na.destination_address",
 )
 COLUMN = {name: index for index, name in enumerate(FIELDS)}
 
@@ -62,17 +85,18 @@ def column_format() -> str:
     )
 
 DISPLAY_FILTER = (
-    "arp or (ip and (icmp or tcp.flags.syn == 1 or tcp.flags.reset == 1"
+    "arp or ((ip or ipv6) and (icmp or icmpv6 or tcp.flags.syn == 1 or tcp.flags.reset == 1"
     " or udp.time_relative == 0))"
 )
 
 # Preferences: udp.time_relative needs UDP timestamps; TCP analysis and reassembly are the most
-# expensive parts of dissecting bulk traffic and no rule needs them. IP reassembly is off too:
-# a datagram's first fragment carries its ports, and without reassembly a datagram whose
-# fragments fall into two streams counts the same as in one pass.
+# expensive parts of dissecting bulk traffic and no rule needs them. IP reassembly is off too
+# (IPv4's and IPv6's): a datagram's first fragment carries its ports, and without reassembly a
+# datagram whose fragments fall into two streams counts the same as in one pass.
 PREFERENCES: dict[str, str] = {
     "udp.calculate_timestamps": "TRUE",
     "ip.defragment": "FALSE",
+    "ipv6.defragment": "FALSE",
     "tcp.analyze_sequence_numbers": "FALSE",
     "tcp.desegment_tcp_streams": "FALSE",
     "tcp.calculate_timestamps": "FALSE",
@@ -87,18 +111,22 @@ DISABLED_PROTOCOLS: tuple[str, ...] = (
     "syslog", "mbtcp", "ftp", "smtp", "imap", "pop", "bittorrent",
 )
 
-# The packets no rule can judge: neither IPv4 nor ARP (IPv6, until issue 21; STP, LLDP and
-# other protocols), and IPv4 or ARP that the capture's snap length cut before the fields netwhy
-# reads: ARP without its addresses, an IP header without its addresses, a first fragment
-# without its ICMP type and code, TCP flags or UDP header. An ICMP error's quoted TCP or UDP
-# header is short by nature, hence `not icmp` there. tshark's own fields judge, so that a file
+# The packets no rule can judge: neither IP nor ARP (STP, LLDP and other protocols), and IP or
+# ARP that the capture's snap length cut before the fields netwhy reads: ARP without its
+# addresses, an IP header without its addresses, a first fragment without its ICMP type and
+# code, TCP flags or UDP header. An ICMP error's quoted TCP or UDP header is short by nature,
+# hence `not icmp` there. tshark's own fields judge, so that a file
 # read in one pass and one read through the prefilter are judged alike.
 _CUT_TRANSPORT = (f"(ip.proto == {PROTO_TCP} and not tcp.flags)"
                   f" or (ip.proto == {PROTO_UDP} and not udp.length)")
 _CUT_FIRST = f"(ip.proto == {PROTO_ICMP} and not icmp.code) or (not icmp and ({_CUT_TRANSPORT}))"
+_CUT6_TRANSPORT = (f"(ipv6.nxt == {PROTO_TCP} and not tcp.flags)"
+                   f" or (ipv6.nxt == {PROTO_UDP} and not udp.length)"
+                   f" or (ipv6.nxt == {PROTO_ICMPV6} and not icmpv6.code)")
 _CUT = (f"(arp and not arp.dst.proto_ipv4) or (ip and not ip.dst)"
-        f" or (ip.frag_offset == 0 and ({_CUT_FIRST}))")
-NOT_ANALYSED = f"not (ip or arp) or (_ws.short and ({_CUT}))"
+        f" or (ip.frag_offset == 0 and ({_CUT_FIRST}))"
+        f" or (ipv6 and not ipv6.dst) or (not icmp and not icmpv6 and ({_CUT6_TRANSPORT}))")
+NOT_ANALYSED = f"not (ip or ipv6 or arp) or (_ws.short and ({_CUT}))"
 
 # Taps printed after the rows, in the same pass: per-conversation UDP counts, the protocol
 # hierarchy whose top-level lines add up to the packet total (io,stat prints no row for a
@@ -139,7 +167,11 @@ FRAME_CARRYING_TCP_PORTS: frozenset[int] = frozenset({
 # Live capture: the kernel drops bulk TCP data before dumpcap copies it, the choice the
 # prefilter makes for files; everything else (UDP included, for the conversation counts) is
 # read by tshark. Combined with the user's own capture filter, if any.
-LIVE_CAPTURE_FILTER = "not tcp or tcp[tcpflags] & (tcp-syn|tcp-rst) != 0" + "".join(
+# BPF reads TCP's flags in IPv4 only (tcp[...]); in IPv6 they sit 53 bytes in, when no
+# extension header comes first (with one, the packet is kept: tshark judges).
+LIVE_CAPTURE_FILTER = (
+    "not tcp or tcp[tcpflags] & (tcp-syn|tcp-rst) != 0"
+    " or (ip6 and (ip6[6] != 6 or ip6[53] & 0x06 != 0))") + "".join(
     f" or tcp port {port}" for port in sorted(FRAME_CARRYING_TCP_PORTS))
 
 

@@ -26,8 +26,11 @@ MASK_REPLY = 18
 UNREACH_PORT = 3
 UNREACH_NEEDFRAG = 4
 
-# Types that carry a copy of the datagram that provoked them (RFC 792, RFC 1812 4.3.2.3).
-ERROR_TYPES = frozenset({UNREACH, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED, PARAMETER_PROBLEM})
+# Types that carry a copy of the datagram that provoked them (RFC 792, RFC 1812 4.3.2.3), by
+# the kind of error each is, in words both families share (icmp6.ERROR_KINDS).
+ERROR_KINDS = {UNREACH: "unreachable", SOURCE_QUENCH: "source-quench", REDIRECT: "redirect",
+               TIME_EXCEEDED: "time-exceeded", PARAMETER_PROBLEM: "parameter-problem"}
+ERROR_TYPES = frozenset(ERROR_KINDS)
 
 
 def is_error(icmp_type: int) -> bool:

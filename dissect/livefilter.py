@@ -22,7 +22,6 @@ write and forgotten as tshark's rows pass them.
 from __future__ import annotations
 
 import os
-import socket
 import struct
 import time
 from collections import deque
@@ -43,8 +42,8 @@ from netwhy.dissect.prefilter import (
     Classifier,
     Counters,
     UdpCount,
-    Withheld,
     classifier,
+    key_addresses,
     write_all,
 )
 from netwhy.dissect.tcp_segments import SegmentTracker
@@ -104,7 +103,7 @@ class LiveFilter:
         self.unread = 0  # records read after give_up(), or once tshark stopped reading
         self.lag_s = 0.0  # how far the latest record read trails the wall clock
         self.udp: dict[bytes, UdpCount] = {}
-        self._counters = Counters(self.udp, Withheld(), SegmentTracker())
+        self._counters = Counters(self.udp, SegmentTracker())
         self.peaks: dict[bytes, int] = {}  # ARP sender MAC -> most frames in one second
         self.ended = False  # dumpcap's stream has been read to its end
         self.failure: Exception | None = None  # what stopped the thread before the end
@@ -190,9 +189,7 @@ class LiveFilter:
         their earliest and latest times."""
         for key, count in self.udp.items():
             if count.forward or count.backward:
-                conversation = (socket.inet_ntoa(key[:4]), key[8] << 8 | key[9],
-                                socket.inet_ntoa(key[4:8]), key[10] << 8 | key[11])
-                yield (conversation, count.forward, count.backward, count.earliest_ns,
+                yield (key_addresses(key), count.forward, count.backward, count.earliest_ns,
                        count.latest_ns)
 
     # --- records ---------------------------------------------------------------------------

@@ -6,8 +6,8 @@ hands tshark only what its display filter could let through (ICMP, ARP, TCP segm
 or reset a connection, the first datagram of each UDP conversation) and everything it cannot
 classify for certain (other link types and encapsulations, fragments, IP options, tunnels).
 The UDP datagrams it keeps from tshark it counts itself, per conversation, for the same
-figures tshark's conversation tap gives; the IPv6 packets it keeps from tshark (which no rule
-reads yet) it counts too, for the report's note on what netwhy did not analyse.
+figures tshark's conversation tap gives. IPv6 is walked the same way, past its extension
+headers.
 
 tshark reads the chosen records through a pipe, in streams of at most `stream_packets`
 records: a fresh tshark per stream keeps its memory flat however long the capture. A stream
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import socket
 import struct
 import subprocess
 from array import array
@@ -37,7 +38,7 @@ from netwhy import children
 from netwhy.dissect.ethernet import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN
 from netwhy.dissect.facts import TcpStall
 from netwhy.dissect.fields import FRAME_CARRYING_TCP_PORTS, FRAME_CARRYING_UDP_PORTS
-from netwhy.dissect.ip import PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from netwhy.dissect.ip import PROTO_TCP, PROTO_UDP
 from netwhy.dissect.tcp_segments import SegmentTracker
 
 MAX_UDP_CONVERSATIONS = 200_000  # counted here; past this, tshark sees and counts the rest
@@ -154,19 +155,10 @@ Counted = tuple[bytes, int, int, int, int]
 
 
 @dataclass(slots=True)
-class Withheld:
-    """Records kept from tshark that no rule reads either: tshark's display filter would have
-    dropped them, and its taps count everything else netwhy does not analyse."""
-
-    ipv6: int = 0  # ICMPv6, TCP and UDP over IPv6
-
-
-@dataclass(slots=True)
 class Counters:
     """What the walk counts and follows in the records it keeps from tshark."""
 
     udp: dict[bytes, UdpCount]
-    withheld: Withheld
     tcp: SegmentTracker
 
 
@@ -180,9 +172,8 @@ class Prefilter:
         self._stream_packets = stream_packets
         self.packets = 0  # records walked (frames)
         self.udp: dict[bytes, UdpCount] = {}  # key: src, dst, sport, dport of the first datagram
-        self.withheld = Withheld()
         self.tcp = SegmentTracker()
-        self._counters = Counters(self.udp, self.withheld, self.tcp)
+        self._counters = Counters(self.udp, self.tcp)
         self._offset = 0
         self._released = 0
         self._first_ns: int | None = None
@@ -435,7 +426,7 @@ Classifier = Callable[[mmap.mmap, int, int, int, int], bool]
 def classifier(link: int, counters: Counters) -> Classifier:
     """A function telling whether tshark must see a record (data at `start`, `length` bytes
     captured, at `time_ns` from the capture's first record, the file's `frame`), counting the
-    UDP datagrams and the IPv6 packets it keeps from tshark and following TCP's segments."""
+    UDP datagrams it keeps from tshark and following TCP's segments."""
     if link == _ETHERNET:
         ipv4 = ETHERTYPE_IPV4  # the closure's own: no global read, record after record
 
@@ -489,10 +480,7 @@ def _network(mm: mmap.mmap, kind: bytes, ip: int, end: int, time_ns: int, frame:
     if kind == _IPV4_TYPE:
         return _ipv4(mm, ip, end, time_ns, frame, counters)
     if kind == _IPV6_TYPE:
-        if _ipv6(mm, ip, end):
-            return True
-        counters.withheld.ipv6 += 1
-        return False
+        return _ipv6(mm, ip, end, time_ns, frame, counters)
     return True  # ARP, and everything netwhy does not read (tshark's tap counts it)
 
 
@@ -518,20 +506,35 @@ def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int, fr
         if mm[ip + 33] & 0x06:  # SYN, RST
             return True
         return sport in _TCP_PORTS or dport in _TCP_PORTS
-    udp = counters.udp
     if (proto != PROTO_UDP or not 8 <= udp_length <= total - 20 or sport in _UDP_PORTS
             or dport in _UDP_PORTS):
         return True  # ICMP, tunnels, a bogus UDP length, and anything else
     key = mm[ip + 12:ip + 24]  # addresses and ports, as on the wire
+    return _first_datagram(counters.udp, key, key[4:8] + key[:4] + key[10:12] + key[8:10],
+                           time_ns)
+
+
+def key_addresses(key: bytes) -> tuple[str, int, str, int]:
+    """A conversation key (addresses and ports as on the wire: 12 bytes for IPv4, 36 for
+    IPv6) as tshark's tap writes it: address, port, address, port."""
+    family, size = (socket.AF_INET, 4) if len(key) == 12 else (socket.AF_INET6, 16)
+    ports = 2 * size
+    return (socket.inet_ntop(family, key[:size]), key[ports] << 8 | key[ports + 1],
+            socket.inet_ntop(family, key[size:ports]), key[ports + 2] << 8 | key[ports + 3])
+
+
+def _first_datagram(udp: dict[bytes, UdpCount], key: bytes, back: bytes, time_ns: int) -> bool:
+    """Whether a datagram is its conversation's first (or one past the cap): else it is only
+    counted. `back`: the key of the opposite direction."""
     count = udp.get(key)
     if count is not None:
         count.forward += 1
     else:
-        count = udp.get(key[4:8] + key[:4] + key[10:12] + key[8:10])
+        count = udp.get(back)
         if count is None:
             if len(udp) < MAX_UDP_CONVERSATIONS:
                 udp[key] = UdpCount()
-            return True  # a conversation's first datagram (or one past the cap)
+            return True
         count.backward += 1
     if count.earliest_ns is None or time_ns < count.earliest_ns:
         count.earliest_ns = time_ns
@@ -540,15 +543,35 @@ def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int, fr
     return False
 
 
-def _ipv6(mm: mmap.mmap, ip: int, end: int) -> bool:
-    """netwhy reads IPv4 only: IPv6 TCP, UDP and ICMPv6 never pass tshark's filter, unless
-    they carry frames or IPv4 packets in them."""
-    if end - ip < 44:
+# IPv6 extension headers that neither end a packet's header chain nor change what tshark
+# keys a conversation on: hop-by-hop and destination options (RFC 8200 section 4). A routing
+# header changes the destination, a fragment header the transport's place: tshark judges.
+_PASSED_HEADERS = frozenset({0, 60})
+
+
+def _ipv6(mm: mmap.mmap, ip: int, end: int, time_ns: int, frame: int,
+          counters: Counters) -> bool:
+    """As for IPv4: ICMPv6 (Neighbor Discovery too), TCP that opens or resets a connection,
+    a UDP conversation's first datagram, and whatever cannot be told for certain."""
+    if end - ip < 48:
         return True  # cut short, or odd: tshark judges
-    nxt = mm[ip + 6]
-    if nxt == PROTO_ICMPV6:
-        return False
-    if nxt not in (PROTO_TCP, PROTO_UDP):
+    nxt, at = mm[ip + 6], ip + 40
+    while nxt in _PASSED_HEADERS:
+        if end - at < 16:
+            return True
+        nxt, at = mm[at], at + (mm[at + 1] + 1) * 8
+    if end - at < 14 or nxt not in (PROTO_TCP, PROTO_UDP):
+        return True  # ICMPv6, fragments, routing headers, ESP, anything else
+    sport, dport = mm[at] << 8 | mm[at + 1], mm[at + 2] << 8 | mm[at + 3]
+    if nxt == PROTO_TCP:
+        if mm[at + 13] & 0x06:  # SYN, RST
+            return True
+        return sport in _TCP_PORTS or dport in _TCP_PORTS
+    udp_length = mm[at + 4] << 8 | mm[at + 5]
+    payload = mm[ip + 4] << 8 | mm[ip + 5]
+    if (not 8 <= udp_length <= payload - (at - ip - 40) or sport in _UDP_PORTS
+            or dport in _UDP_PORTS):
         return True
-    ports = _TCP_PORTS if nxt == PROTO_TCP else _UDP_PORTS
-    return (mm[ip + 40] << 8 | mm[ip + 41]) in ports or (mm[ip + 42] << 8 | mm[ip + 43]) in ports
+    key = mm[ip + 8:ip + 40] + mm[at:at + 4]  # addresses and ports, as on the wire
+    return _first_datagram(counters.udp, key, key[16:32] + key[:16] + key[34:36] + key[32:34],
+                           time_ns)

@@ -48,3 +48,10 @@ def flag(row: Row, field: str, index: int = 0) -> bool | None:
     if found is None:
         return None
     return found in ("1", "True")
+
+
+def ip_addresses(row: Row) -> tuple[str | None, str | None]:
+    """The innermost IPv4 addresses of a TCP or UDP row, else its innermost IPv6 ones."""
+    if row[COLUMN["ip.src"]]:
+        return address(row, "ip.src", -1), address(row, "ip.dst", -1)
+    return address(row, "ipv6.src", -1), address(row, "ipv6.dst", -1)

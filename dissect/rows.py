@@ -7,10 +7,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from netwhy.dissect import icmp6
 from netwhy.dissect.arp import arp_from_row
 from netwhy.dissect.facts import Fact, UdpConversation, UdpFirst, Unanalysed
 from netwhy.dissect.fields import COLUMN, FIELDS
 from netwhy.dissect.icmp import icmp_from_row
+from netwhy.dissect.icmp6 import icmp6_from_row
+from netwhy.dissect.ndp import ndp_from_row
 from netwhy.dissect.prefilter import Stream
 from netwhy.dissect.tcp import tcp_from_row
 from netwhy.dissect.udp import udp_conversation_from_line, udp_first_from_row
@@ -168,16 +171,16 @@ class _Hierarchy:
 
     def unanalysed(self) -> Unanalysed:
         """The tap of packets no rule can judge, by reason: the first network layer of each
-        decides (IPv4 and ARP are there only when cut short), and a packet cut before any
+        decides (IP and ARP are there only when cut short), and a packet cut before any
         is cut short too; the rest are other protocols, each named by its last layer."""
-        found = {"ipv6": 0, "cut": 0}
+        found = {"cut": 0}
         other: Counter[str] = Counter()
         for top in self.top:
             _sort(top, 0, top.name, found, other)
-        return Unanalysed(found["ipv6"], found["cut"], _busiest(other))
+        return Unanalysed(found["cut"], _busiest(other))
 
 
-_NETWORK_REASONS = {"ip": "cut", "arp": "cut", "ipv6": "ipv6"}
+_NETWORK_REASONS = {"ip": "cut", "ipv6": "cut", "arp": "cut"}
 
 
 def _sort(layer: _Layer, depth: int, below: str, found: dict[str, int],
@@ -202,7 +205,7 @@ def _sort(layer: _Layer, depth: int, below: str, found: dict[str, int],
 def _added(known: Unanalysed, more: Unanalysed) -> Unanalysed:
     other = Counter(dict(known.other))
     other.update(dict(more.other))
-    return Unanalysed(known.ipv6 + more.ipv6, known.cut + more.cut, _busiest(other))
+    return Unanalysed(known.cut + more.cut, _busiest(other))
 
 
 def _busiest(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
@@ -220,6 +223,13 @@ def _fact_from_row(row: list[str], frame: int, time: float) -> Fact | None:
         return arp_from_row(row, frame, time)
     if row[COLUMN["icmp.type"]]:
         return icmp_from_row(row, frame, time)
+    if kind := row[COLUMN["icmpv6.type"]]:
+        outer = int(kind.partition(",")[0])
+        if outer in icmp6.NDP_TYPES:
+            return ndp_from_row(row, frame, time)
+        if outer in icmp6.MULTICAST_LISTENER:
+            return None
+        return icmp6_from_row(row, frame, time)
     if row[COLUMN["tcp.flags"]]:
         return tcp_from_row(row, frame, time)
     if row[COLUMN["udp.srcport"]]:

@@ -6,12 +6,12 @@ import re
 import sys
 
 from netwhy.dissect.facts import UdpConversation, UdpFirst
-from netwhy.dissect.row import Row, address, number
+from netwhy.dissect.row import Row, address, ip_addresses, number
 
 
 def udp_first_from_row(row: Row, frame: int, time: float) -> UdpFirst | None:
     sport, dport = number(row, "udp.srcport"), number(row, "udp.dstport")
-    src, dst = address(row, "ip.src", -1), address(row, "ip.dst", -1)
+    src, dst = ip_addresses(row)
     if sport is None or dport is None or src is None or dst is None:
         return None
     return UdpFirst(frame=frame, time=time, src=src, dst=dst, sport=sport, dport=dport,
@@ -20,15 +20,16 @@ def udp_first_from_row(row: Row, frame: int, time: float) -> UdpFirst | None:
 
 # One line of `-z conv,udp`: "A:port <-> B:port  <- frames bytes unit  -> frames bytes unit
 # total frames bytes unit  start  duration". "<-" counts B to A, "->" counts A to B.
+# An IPv6 address runs up to the port's colon.
 _CONVERSATION = re.compile(
-    r"^(?P<a>[0-9.]+):(?P<ap>\d+)\s+<->\s+(?P<b>[0-9.]+):(?P<bp>\d+)\s+"
+    r"^(?P<a>[0-9.]+|[0-9a-f:.]+):(?P<ap>\d+)\s+<->\s+(?P<b>[0-9.]+|[0-9a-f:.]+):(?P<bp>\d+)\s+"
     r"(?P<ba>\d+)\s+\S+\s+\S+\s+(?P<ab>\d+)\s+\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+"
     r"(?P<start>-?[0-9.]+)\s+(?P<duration>-?[0-9.]+)\s*$"
 )
 
 
 def udp_conversation_from_line(line: str) -> UdpConversation | None:
-    """An IPv4 line of the conversation tap, or None for headers, rules and IPv6."""
+    """A line of the conversation tap, or None for headers and rules."""
     match = _CONVERSATION.match(line)
     if match is None:
         return None

@@ -9,12 +9,12 @@ there by the time tshark's row for its frame reaches netwhy.
 
 The notes file holds 64-bit integers: FRAMES n followed by n frame numbers, FIRST n followed
 by n bytes (the capture's first record's time in nanoseconds, as text: odd captures hold times
-beyond 64 bits), TAIL frame, END packets done ipv6 (after each stream: records walked, whether
-the walk is done, IPv6 records kept from tshark), and, after the last stream,
+beyond 64 bits), TAIL frame, END packets done 0 (after each stream: records walked, whether
+the walk is done), and, after the last stream,
 the conversations the worker counted: UDP n followed by n bytes (a few thousand of them,
-each a 12-byte key and four 64-bit integers: datagrams forward and backward, earliest and latest
-time), as often as it takes, then STALLS n followed by n bytes (the TCP stalls, a JSON list of
-their fields), then UDP_DONE.
+each a key's length, the key padded to 36 bytes, and four 64-bit integers: datagrams forward
+and backward, earliest and latest time), as often as it takes, then STALLS n followed by n
+bytes (the TCP stalls, a JSON list of their fields), then UDP_DONE.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from pathlib import Path
 
 from netwhy import children
 from netwhy.dissect.facts import TcpStall
-from netwhy.dissect.prefilter import Counted, Prefilter, Stream, Withheld, write_all
+from netwhy.dissect.prefilter import Counted, Prefilter, Stream, write_all
 from netwhy.errors import TsharkFailed
 
 _FRAMES, _FIRST, _TAIL, _END, _UDP, _UDP_DONE, _STALLS = 1, 2, 3, 4, 5, 6, 7
 _UDP_BATCH = 4096  # conversations per UDP note
 _PAIR = struct.Struct("<qq")  # a note's tag and value; END's last two values
-_COUNTED = struct.Struct("<12sqqqq")
+_COUNTED = struct.Struct("<B36sqqqq")  # the key's length, the key (IPv4 or IPv6), counts
 _WAIT_S = 0.0005
 
 
@@ -75,7 +75,6 @@ class PrefilterWorker:
     path: Path
     stream_packets: int
     packets: int = 0
-    withheld: Withheld = field(default_factory=Withheld)
     udp: list[bytes] = field(default_factory=list)  # UDP notes' bodies, as written
 
     def __post_init__(self) -> None:
@@ -123,7 +122,8 @@ class PrefilterWorker:
         """The conversations the worker counted, once the last stream has ended."""
         self.read_notes(lambda: self._udp_read)
         for body in self.udp:
-            yield from _COUNTED.iter_unpack(body)
+            for size, key, *counts in _COUNTED.iter_unpack(body):
+                yield (key[:size], *counts)
 
     def stalls(self) -> Iterator[TcpStall]:
         """The TCP stalls the worker found, once the last stream has ended."""
@@ -184,7 +184,7 @@ class PrefilterWorker:
             rest = os.pread(fd, _PAIR.size, self._read_at + _PAIR.size)
             if len(rest) < _PAIR.size:
                 return False
-            done, self.withheld.ipv6 = _PAIR.unpack(rest)
+            done, _ = _PAIR.unpack(rest)
             self.packets, self._done = value, bool(done)
             stream.ended = True
             self._unended.popleft()
@@ -237,10 +237,10 @@ def main() -> None:
                 return  # netwhy closed its end: it has stopped
             chooser.feed(Stream(), fds[0], _Publisher(int(notes)))
             write_all(int(notes), _PAIR.pack(_END, chooser.packets)
-                      + _PAIR.pack(chooser.done(), chooser.withheld.ipv6))
+                      + _PAIR.pack(chooser.done(), 0))
         conversations = chooser.counted()
         while batch := list(itertools.islice(conversations, _UDP_BATCH)):
-            counts = b"".join(_COUNTED.pack(*conversation) for conversation in batch)
+            counts = b"".join(_COUNTED.pack(len(key), key, *rest) for key, *rest in batch)
             write_all(int(notes), _PAIR.pack(_UDP, len(counts)) + counts)
         stalls = json.dumps([asdict(stall) for stall in chooser.stalls()]).encode()
         write_all(int(notes), _PAIR.pack(_STALLS, len(stalls)) + stalls)

@@ -32,6 +32,8 @@ def shared_prefix(a: str, b: str) -> int:
 
 
 def is_multicast_or_broadcast(address: str) -> bool:
+    if ":" in address:  # IPv6 has no broadcast; multicast is ff00::/8 (RFC 4291 2.7)
+        return address[:2].lower() == "ff"
     number = _number(address)
     return number is not None and (number >> 28 == 0xE or number == 0xFFFFFFFF)
 

@@ -22,7 +22,7 @@ from netwhy.expert.engine_facts import (
     observation_facts,
     service_fact,
 )
-from netwhy.expert.observations import Observations, observe
+from netwhy.expert.observations import ECHO_PROTOS, Observations, observe
 from netwhy.expert.report import Report
 
 if TYPE_CHECKING:
@@ -82,10 +82,9 @@ def _cpu(who: int) -> float:
 
 
 def unanalysed(packets: int, found: Unanalysed, other_min_share: float) -> list[tuple[int, str]]:
-    """The packets no rule could judge, by reason, each with its note: IPv6 and packets cut
-    short always, other protocols from their share on (kb/coverage.yaml)."""
-    reasons = [(found.ipv6, "are IPv6 (ICMPv6, NDP, TCP, UDP), which netwhy does not read yet"),
-               (found.cut, "were cut by the snap length before the headers netwhy reads")]
+    """The packets no rule could judge, by reason, each with its note: packets cut short
+    always, other protocols from their share on (kb/coverage.yaml)."""
+    reasons = [(found.cut, "were cut by the snap length before the headers netwhy reads")]
     if found.others >= other_min_share * packets:
         named = ", ".join(f"{name} {count}" for name, count in found.other[:_NAMED])
         more = ", ..." if len(found.other) > _NAMED else ""
@@ -124,8 +123,9 @@ def limit_notes(seen: Observations) -> list[str]:
             "conversations or ARP exchanges were counted but not tracked, so findings about "
             "them may be missing or lack their context"
         )
-    unanswered = sum(1 for s in seen.services.values() if s.proto != "icmp" and not s.replies)
-    pinged = sum(1 for s in seen.services.values() if s.proto == "icmp")
+    unanswered = sum(1 for s in seen.services.values()
+                     if s.proto not in ECHO_PROTOS and not s.replies)
+    pinged = sum(1 for s in seen.services.values() if s.proto in ECHO_PROTOS)
     if unanswered > MAX_ATTEMPT_FACTS or pinged > MAX_ECHO_FACTS:
         notes.append(
             f"engine budget reached: of {unanswered} unanswered conversations and {pinged} "

@@ -41,9 +41,13 @@ def _conversation(service: ServiceAttempts, candidates: list[Diagnosis]) -> Conv
                         frames, tied)
 
 
+_SILENCES = frozenset({"conversation.silent", "icmp.echo.no-reply", "icmp6.echo.no-reply"})
+
+
 def _outcome(service: ServiceAttempts, tied: tuple[Diagnosis, ...]) -> str:
     conditions = {d.condition for d in tied}
-    explicit = {c for c in conditions if c.startswith("icmp.") and c != "icmp.echo.no-reply"}
+    explicit = {c for c in conditions if c.startswith(("icmp.", "icmp6."))
+                and c not in _SILENCES}
     if service.replies:
         if explicit or "tcp.refused" in conditions:
             return "answered-then-failed"
@@ -56,6 +60,6 @@ def _outcome(service: ServiceAttempts, tied: tuple[Diagnosis, ...]) -> str:
         return "refused"
     if explicit:
         return "icmp-error"
-    if conditions & {"conversation.silent", "icmp.echo.no-reply"}:
+    if conditions & _SILENCES:
         return "silent"
     return "no-reply"  # one-way traffic, or the capture ended before a reply was due

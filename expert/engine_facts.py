@@ -1,6 +1,7 @@
 """Observations as the rules engine takes them: plain JSON-able dicts, one per fact.
 
-Observations enter as kinds `service`, `error`, `echo`, `icmp_query`, `icmp_unknown`,
+Observations enter as kinds `service`, `error` (ICMP and ICMPv6: `family`, and `error_kind`
+in words both share), `echo`, `icmp_query`, `icmp_unknown`,
 `loop_sighting`, `attempt`, `arp_query`, `arp_claim`, `arp_responder`, `arp_spoof` (weighed in
 arp_spoofing.py), `arp_announcement` and `arp_asker`; a rule module may add kinds of its own
 (`observation_facts` in its module).
@@ -22,7 +23,7 @@ from netwhy.expert.addresses import (
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.arp_spoofing import Segment, spoof_facts, taken_over
 from netwhy.expert.link_use import LinkUse
-from netwhy.expert.observations import ErrorGroup, Observations, ServiceAttempts
+from netwhy.expert.observations import ECHO_PROTOS, ErrorGroup, Observations, ServiceAttempts
 
 # Facts handed to the engine per kind, most telling first; past these a note says so. The
 # engine costs kilobytes per fact, and a scan would otherwise cost gigabytes.
@@ -37,7 +38,8 @@ def microseconds(seconds: float) -> int:
 def error_fact(group: ErrorGroup) -> dict[str, Any]:
     return {
         "kind": "error", "key": f"error:{group.gid}",
-        "gid": group.gid, "type": group.type, "code": group.code,
+        "gid": group.gid, "family": group.family, "error_kind": group.kind,
+        "type": group.type, "code": group.code,
         "sender": group.sender, "sender_mac": group.sender_mac, "receiver": group.receiver,
         "q_proto": group.proto, "q_src": group.q_src, "q_dst": group.q_dst,
         "q_dport": group.q_dport,
@@ -73,7 +75,7 @@ def echo_fact(
     # Other hosts that answered this same client: its own stack and first hop work.
     others = answerers.get(service.src, 0) - (service.src in answered_by.get(service.dst, ()))
     return {
-        "kind": "echo", "key": f"echo:{service.cid}",
+        "kind": "echo", "key": f"echo:{service.cid}", "proto": service.proto,
         "cid": service.cid, "src": service.src, "dst": service.dst,
         "requests": service.attempts, "replies": service.replies,
         "rtt_us": microseconds(rtt) if rtt >= 0 else -1, "others_answered": others,
@@ -86,7 +88,7 @@ def echo_fact(
 def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
     """Everything but services and errors, which `diagnose` asserts first."""
     answered_by = seen.answering_hosts()
-    echoes = [s for key, s in seen.services.items() if key[0] == "icmp"]
+    echoes = [s for key, s in seen.services.items() if key[0] in ECHO_PROTOS]
     echoes = sorted(echoes, key=lambda service: -service.attempts)[:MAX_ECHO_FACTS]
     answerers: dict[str, int] = {}  # client -> how many hosts answered it
     for clients in answered_by.values():
@@ -105,7 +107,7 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
         }
     for index, message in enumerate(seen.unknown.values()):
         yield {
-            "kind": "icmp_unknown", "key": f"unknown:{index}",
+            "kind": "icmp_unknown", "key": f"unknown:{index}", "family": message.family,
             "type": message.type, "code": message.code,
             "src": message.src, "dst": message.dst, "count": message.count,
             "frames": list(message.frames),
@@ -113,7 +115,7 @@ def observation_facts(seen: Observations) -> Iterator[dict[str, Any]]:
     for index, loop in enumerate(seen.loops.values()):
         yield {
             "kind": "loop_sighting", "key": f"loop:{index}",
-            "src": loop.src, "dst": loop.dst,
+            "family": 6 if ":" in loop.src else 4, "src": loop.src, "dst": loop.dst,
             "proto": loop.proto, "passes": len(loop.ttls), "first_ttl": loop.ttls[0],
             "last_ttl": loop.ttls[-1], "frames": list(loop.frames),
         }
@@ -135,7 +137,8 @@ def attempt_facts(
     for query in seen.arp.queries.values():
         answered = bool(query.replies) or query.target_ip in seen.arp.claims
         resolved[query.target_ip] = resolved.get(query.target_ip, False) or answered
-    unanswered = [s for s in seen.services.values() if s.proto != "icmp" and not s.replies]
+    unanswered = [s for s in seen.services.values()
+                  if s.proto not in ECHO_PROTOS and not s.replies]
     unanswered.sort(key=lambda service: -service.attempts)
     for service in unanswered[:MAX_ATTEMPT_FACTS]:
         answerers = answered_by.get(service.dst, set())

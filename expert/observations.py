@@ -11,20 +11,22 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
 
-from netwhy.dissect import icmp
+from netwhy.dissect import icmp, icmp6
 from netwhy.dissect.facts import (
     ArpMessage,
     Fact,
     IcmpMessage,
+    NdpMessage,
     TcpControl,
     TcpStall,
     UdpConversation,
     UdpFirst,
 )
-from netwhy.dissect.ip import PROTOCOL_NAMES
+from netwhy.dissect.ip import PROTO_ICMP, PROTO_ICMPV6, PROTOCOL_NAMES
 from netwhy.expert.addresses import is_multicast_or_broadcast
 from netwhy.expert.arp_observations import ArpObservations
 from netwhy.expert.link_use import LinkUse
+from netwhy.expert.ndp_observations import NdpObservations
 
 MAX_FRAMES_KEPT = 32  # evidence frames kept per group; the count keeps the rest
 MAX_CONVERSATIONS = 200_000  # state cap: past it, new conversations are counted, not tracked
@@ -44,11 +46,34 @@ HANDLED_TYPES = frozenset(
     {icmp.ECHO_REPLY, icmp.ECHO, *icmp.ERROR_TYPES, *QUERIES, *REPLY_TO_QUERY})
 
 
+@dataclass(frozen=True)
+class IcmpFamily:
+    """What differs between ICMP and ICMPv6 as far as observing goes: the numbers."""
+
+    family: int
+    protocol: int  # its IP protocol number
+    proto: str  # its name, the echo service's protocol
+    echo: int
+    echo_reply: int
+    error_kinds: dict[int, str]  # error type -> the kind of error, in words both share
+    handled: frozenset[int]  # the other types are unknown, or chatter of no rule's concern
+
+
+ICMP4 = IcmpFamily(4, PROTO_ICMP, "icmp", icmp.ECHO, icmp.ECHO_REPLY, icmp.ERROR_KINDS,
+                   HANDLED_TYPES)
+ICMP6 = IcmpFamily(6, PROTO_ICMPV6, "icmpv6", icmp6.ECHO, icmp6.ECHO_REPLY, icmp6.ERROR_KINDS,
+                   frozenset({icmp6.ECHO, icmp6.ECHO_REPLY, *icmp6.ERROR_TYPES}))
+FAMILIES = {4: ICMP4, 6: ICMP6}
+ECHO_PROTOS = frozenset({ICMP4.proto, ICMP6.proto})  # services that are pings
+
+
 @dataclass(slots=True)
 class ErrorGroup:
     """ICMP errors of one type and code, from one sender, about one client -> service."""
 
     gid: int
+    family: int  # 4: ICMP, 6: ICMPv6
+    kind: str  # unreachable, too-big, time-exceeded, parameter-problem, redirect, source-quench
     type: int
     code: int
     sender: str
@@ -70,6 +95,11 @@ class ErrorGroup:
     origin_ttl: int = -1  # TTL the quoted datagram left with, when the capture saw it leave
     pointer: int = -1  # parameter problem
     sender_mac: str = ""
+
+    @property
+    def port_unreachable(self) -> bool:
+        port = icmp.UNREACH_PORT if self.family == 4 else icmp6.UNREACH_PORT
+        return self.kind == "unreachable" and self.code == port
 
     def add(self, message: IcmpMessage, origin_ttl: int | None) -> None:
         self.count += 1
@@ -146,6 +176,7 @@ class Query:
 
 @dataclass(slots=True)
 class UnknownIcmp:
+    family: int
     type: int
     code: int
     src: str
@@ -170,9 +201,10 @@ class Observations:
     errors: dict[tuple, ErrorGroup] = field(default_factory=dict)
     services: dict[ServiceKey, ServiceAttempts] = field(default_factory=dict)
     arp: ArpObservations = field(default_factory=ArpObservations)
+    ndp: NdpObservations = field(default_factory=NdpObservations)
     links: LinkUse = field(default_factory=LinkUse)  # which MAC carries traffic across subnets
     queries: dict[tuple[str, str], Query] = field(default_factory=dict)
-    unknown: dict[tuple[int, int, str, str], UnknownIcmp] = field(default_factory=dict)
+    unknown: dict[tuple[int, int, int, str, str], UnknownIcmp] = field(default_factory=dict)
     loops: dict[DatagramKey, LoopSighting] = field(default_factory=dict)
     # Recently seen datagrams: TTL and frame, to spot a datagram coming round again.
     recent: OrderedDict[DatagramKey, tuple[int, int]] = field(default_factory=OrderedDict)
@@ -230,6 +262,8 @@ def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
             _observe_udp(seen, fact, udp_first, group_askers)
         elif isinstance(fact, ArpMessage):
             seen.arp.add(fact)
+        elif isinstance(fact, NdpMessage):
+            seen.ndp.add(fact)
         elif isinstance(fact, TcpStall) and seen.room(seen.stalls):
             seen.stalls.append(fact)
     return seen
@@ -259,34 +293,42 @@ def _remember(seen: Observations, key: DatagramKey, ttl: int | None, frame: int)
 
 
 def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
+    numbers = FAMILIES[message.family]
     quoted = message.quoted
-    if message.type not in HANDLED_TYPES:
-        _observe_unknown(seen, message)
-    elif message.type in QUERIES or message.type in REPLY_TO_QUERY:
+    if message.type not in numbers.handled:
+        if message.family == 4 or message.type not in icmp6.MULTICAST_LISTENER:
+            _observe_unknown(seen, message)
+    elif numbers is ICMP4 and (message.type in QUERIES or message.type in REPLY_TO_QUERY):
         _observe_query(seen, message)
-    if icmp.is_error(message.type) and quoted is not None:
+    kind = numbers.error_kinds.get(message.type)
+    if kind is not None and quoted is not None:
         proto = PROTOCOL_NAMES.get(quoted.proto, str(quoted.proto))
         dport = quoted.dport if quoted.dport is not None else -1
-        key = (message.type, message.code, message.src, quoted.src, quoted.dst, proto, dport)
+        key = (message.family, message.type, message.code, message.src, quoted.src, quoted.dst,
+               proto, dport)
         group = seen.errors.get(key)
         if group is None:
             if not seen.room(seen.errors):
                 return
             group = seen.errors[key] = ErrorGroup(
-                gid=len(seen.errors), type=message.type, code=message.code, sender=message.src,
-                receiver=message.dst, proto=proto, q_src=quoted.src, q_dst=quoted.dst,
-                q_dport=dport, first_time=message.time, df=quoted.df,
+                gid=len(seen.errors), family=message.family, kind=kind, type=message.type,
+                code=message.code, sender=message.src, receiver=message.dst, proto=proto,
+                q_src=quoted.src, q_dst=quoted.dst, q_dport=dport, first_time=message.time,
+                df=quoted.df,
             )
         origin = None
         if quoted.ip_id:  # 0 names no datagram (see _remember)
             origin = seen.recent.get((quoted.src, quoted.dst, quoted.proto, quoted.ip_id))
+        elif quoted.icmp_seq is not None:  # an ICMPv6 echo request, named as _datagram_id does
+            datagram = (quoted.icmp_ident or 0) << 16 | quoted.icmp_seq
+            origin = seen.recent.get((quoted.src, quoted.dst, quoted.proto, datagram))
         group.add(message, origin[0] if origin else None)
-    elif message.type == icmp.ECHO:  # an attempt to reach the host
-        key = (message.src, message.dst, 1, message.ip_id or 0)
+    elif message.type == numbers.echo:  # an attempt to reach the host
+        key = (message.src, message.dst, numbers.protocol, _datagram_id(message))
         _remember(seen, key, message.ttl, message.frame)
         if key in seen.loops:
             return  # the same request coming round again is not a new attempt
-        service = seen.service(("icmp", message.src, message.dst, -1))
+        service = seen.service((numbers.proto, message.src, message.dst, -1))
         if service is not None:
             service.request(message.frame, message.time)
             if message.ident is not None and message.seq is not None:
@@ -294,8 +336,8 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
                     message.time)
                 if len(seen.pending_echo) > MAX_CONVERSATIONS:
                     seen.pending_echo.popitem(last=False)
-    elif message.type == icmp.ECHO_REPLY:
-        service = seen.service(("icmp", message.dst, message.src, -1))
+    elif message.type == numbers.echo_reply:
+        service = seen.service((numbers.proto, message.dst, message.src, -1))
         if service is not None:
             service.reply(message.frame, message.time)
             sent = seen.pending_echo.pop(
@@ -303,6 +345,14 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
             if sent is not None:
                 service.rtt_total += message.time - sent
                 service.rtt_count += 1
+
+
+def _datagram_id(message: IcmpMessage) -> int:
+    """What tells one echo request from the next on the wire: its IPv4 header's id, or, in
+    IPv6 (which has none), its identifier and sequence number."""
+    if message.family == 4:
+        return message.ip_id or 0
+    return ((message.ident or 0) << 16 | (message.seq or 0)) or 0
 
 
 def _observe_query(seen: Observations, message: IcmpMessage) -> None:
@@ -329,7 +379,7 @@ def _observe_query(seen: Observations, message: IcmpMessage) -> None:
 
 
 def _observe_unknown(seen: Observations, message: IcmpMessage) -> None:
-    key = (message.type, message.code, message.src, message.dst)
+    key = (message.family, message.type, message.code, message.src, message.dst)
     found = seen.unknown.get(key)
     if found is None:
         if not seen.room(seen.unknown):

@@ -74,7 +74,7 @@ class Scan:
         """The unreachables a probe drew are the scan's; a traceroute's time exceededs are
         not (they tell a path, and are reported as one)."""
         for group in groups:
-            if group.type != icmp.UNREACH:
+            if group.kind != "unreachable":
                 continue
             self.frames.update(group.frames)
             self.origins.add(f"error:{group.gid}")
@@ -125,7 +125,7 @@ def _errors_by_probe(groups: Iterable[ErrorGroup]) -> dict[ProbeKey, list[ErrorG
     """Destination unreachables and time exceededs by the datagram they quote."""
     found: dict[ProbeKey, list[ErrorGroup]] = defaultdict(list)
     for group in groups:
-        if group.type in (icmp.UNREACH, icmp.TIME_EXCEEDED):
+        if group.kind in ("unreachable", "time-exceeded"):
             found[(group.proto, group.q_src, group.q_dst, group.q_dport)].append(group)
     return found
 
@@ -135,7 +135,7 @@ def _refusals_of_answers(groups: Iterable[ErrorGroup]) -> Refusals:
     read the answer, no ordinary socket was there to take it), by protocol, target, scanner."""
     found: Refusals = defaultdict(list)
     for group in groups:
-        if group.type == icmp.UNREACH and group.sender == group.q_dst:
+        if group.kind == "unreachable" and group.sender == group.q_dst:
             found[(group.proto, group.q_src, group.q_dst)].append(group)
     return found
 
@@ -177,9 +177,9 @@ def _companions(scan: Scan, probes: list[ServiceAttempts],
 def _port_answer(service: ServiceAttempts, groups: list[ErrorGroup]) -> str:
     if service.replies:
         return OPEN
-    if any(g.type == icmp.TIME_EXCEEDED for g in groups):
+    if any(g.kind == "time-exceeded" for g in groups):
         return EXPIRED
-    if service.refused or any(g.code == icmp.UNREACH_PORT and g.sender == service.dst
+    if service.refused or any(g.port_unreachable and g.sender == service.dst
                               for g in groups):
         return CLOSED
     return FILTERED  # silence, or a firewall's unreachable (admin-prohibited and the like)
@@ -208,7 +208,7 @@ def _port_sweeps(
 def _host_answer(service: ServiceAttempts, groups: list[ErrorGroup]) -> str:
     if service.replies:
         return OPEN if service.proto != "icmp" else LIVE
-    if any(g.type == icmp.TIME_EXCEEDED for g in groups):
+    if any(g.kind == "time-exceeded" for g in groups):
         return EXPIRED
     if service.refused or any(g.sender == service.dst for g in groups):
         return CLOSED  # the host itself said no: it is up
@@ -251,7 +251,7 @@ def _protocol_scans(seen: Observations) -> Iterator[Scan]:
     in the same span count as open."""
     found: dict[tuple[str, str], Scan] = {}
     for group in seen.errors.values():
-        if (group.type, group.code) == (icmp.UNREACH, UNREACH_PROTOCOL) \
+        if (group.family, group.type, group.code) == (4, icmp.UNREACH, UNREACH_PROTOCOL) \
                 and group.sender == group.q_dst:
             scan = found.setdefault((group.q_src, group.q_dst),
                                     Scan("protocol", "ip", group.q_src, group.q_dst))
@@ -261,7 +261,7 @@ def _protocol_scans(seen: Observations) -> Iterator[Scan]:
     for (src, dst), scan in found.items():
         start, end = scan.first_time, scan.last_time
         for group in seen.errors.values():
-            if group.type == icmp.UNREACH and (group.q_src, group.q_dst) == (src, dst) \
+            if group.kind == "unreachable" and (group.q_src, group.q_dst) == (src, dst) \
                     and group.proto not in scan.answers and start <= group.first_time <= end:
                 scan.add(group.proto, OPEN, group.first_time)
                 scan.errors([group])

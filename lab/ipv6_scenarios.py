@@ -1,5 +1,4 @@
-"""IPv6, which netwhy does not analyse yet (issue 21): a capture full of failures that the report
-must not call "nothing to report" without saying what it did not read.
+"""IPv6 behind a router: a capture of several failures at once, each diagnosed in one report.
 
 Addresses, from the IPv6 documentation prefix: client 2001:db8:1::10; the router 2001:db8:1::1
 on the client's side and 2001:db8:2::1 on the server's, where the server is 2001:db8:2::20;
@@ -42,8 +41,10 @@ def routed_ipv6(t: Topology) -> None:
     "ipv6-failures",
     "over IPv6 only, behind a router: no route (a ping and a TCP SYN), a closed UDP port (2 "
     "datagrams), hop limit exceeded, packet too big, an absent host, and a refused TCP port",
-    errors=(),  # ICMPv6 errors: the ICMP (IPv4) check finds none
-    notes=("are IPv6",),
+    conditions=("icmp6.unreachable.port", "icmp6.unreachable.no-route",
+                "icmp6.unreachable.address", "tcp.refused", "icmp6.packet-too-big",
+                "icmp6.hop-limit-exceeded"),
+    icmp6_errors=((1, 0), (1, 3), (1, 4), (2, 0), (3, 0)),
 )
 def ipv6_failures(out: Path) -> list[Path]:
     with Topology() as t:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -69,7 +68,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="netwhy",
-        description="Explains why network conversations failed, from ICMP and ARP evidence.",
+        description="Explains why network conversations failed, from ICMP and ARP evidence "
+                    "(IPv4) and ICMPv6 and Neighbor Discovery evidence (IPv6).",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     why.add_argument("capture", help="pcap or pcapng file (never modified)")
     why.add_argument("target", nargs="?", default="",
-                     help="HOST, HOST:PORT, HOST:PORT/tcp|udp, or a display filter")
+                     help="HOST, HOST:PORT, HOST:PORT/tcp|udp (IPv6: [HOST]:PORT), or a display "
+                          "filter")
     why.add_argument("--json", action="store_true", help="print one JSON object")
     why.add_argument("--explain-score", action="store_true",
                      help="show the terms behind every score")
@@ -232,7 +233,8 @@ def _command(commands, name: str, **options) -> argparse.ArgumentParser:
 
 
 def _add_target_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--host", type=_address, help="only findings about this IPv4 host")
+    command.add_argument("--host", type=_address,
+                         help="only findings about this IPv4 or IPv6 host")
     command.add_argument("--port", type=_port, help="only findings about this port")
 
 
@@ -459,10 +461,12 @@ def _concerns(subject, reporter: str, host: str | None, port: int | None) -> boo
 
 
 def _address(text: str) -> str:
+    from netwhy.target import ip_address_text
+
     try:
-        return str(ipaddress.IPv4Address(text))
+        return ip_address_text(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from error
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from error
 
 
 def _port(text: str) -> int:

@@ -1,4 +1,5 @@
-"""What `netwhy why` is asked about: HOST, HOST:PORT, HOST:PORT/udp, or a display filter."""
+"""What `netwhy why` is asked about: HOST, HOST:PORT, HOST:PORT/udp, or a display filter. An
+IPv6 host is written as it is (2001:db8::1), or in brackets before a port ([2001:db8::1]:443)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from netwhy import children
 from netwhy.errors import BadTarget
 from netwhy.expert.report import Conversation
 
-_ADDRESS = re.compile(r"^(?P<host>[0-9.]+)(?::(?P<port>\d+)(?:/(?P<proto>tcp|udp))?)?$")
+_PORT = r"(?::(?P<port>\d+)(?:/(?P<proto>tcp|udp))?)?"
+_ADDRESS = re.compile(rf"^(?P<host>[0-9.]+){_PORT}$")
+# Only hex digits, colons and dots: no display filter looks like that.
+_ADDRESS6 = re.compile(
+    rf"^(?:\[(?P<host>[0-9a-fA-F:.]+)\]{_PORT}|(?P<bare>[0-9a-fA-F.]*:[0-9a-fA-F:.]*))$")
 
 
 @dataclass(frozen=True)
@@ -34,17 +39,28 @@ class Target:
 
 
 def parse_target(text: str, capture: Path, tshark: str) -> Target:
-    found = _ADDRESS.match(text)
+    found = _ADDRESS.match(text) or _ADDRESS6.match(text)
     if found is None:
         return Target(text, frames=frozenset(_frames_matching(capture, text, tshark)))
+    written = found["host"] or found.groupdict().get("bare")
     try:
-        host = str(ipaddress.IPv4Address(found["host"]))
+        host = ip_address_text(written)
     except ValueError as error:
-        raise BadTarget(f"not an IPv4 address: {found['host']!r}") from error
+        raise BadTarget(f"not an IP address: {written!r}") from error
+    if found.groupdict().get("bare"):
+        return Target(text, host=host)
     port = int(found["port"]) if found["port"] else None
     if port is not None and port > 65535:
         raise BadTarget(f"not a port number: {port}")
     return Target(text, host=host, port=port, proto=found["proto"])
+
+
+def ip_address_text(text: str) -> str:
+    """An IPv4 or IPv6 address as tshark writes it (IPv6 compressed, in lower case); ValueError
+    for anything else."""
+    if ":" in text:
+        return ipaddress.IPv6Address(text).compressed
+    return str(ipaddress.IPv4Address(text))
 
 
 def _frames_matching(capture: Path, display_filter: str, tshark: str) -> set[int]:

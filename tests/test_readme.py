@@ -11,7 +11,7 @@ from netwhy.errors import ExitCode
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONDITIONS = {path.stem for path in (ROOT / "kb" / "conditions").glob("*.yaml")}
-CONDITION_ID = re.compile(r"[a-z]+(?:\.[a-z0-9-]+)+")
+CONDITION_ID = re.compile(r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+")  # as kb/schema.json
 
 
 def section(heading: str) -> str:

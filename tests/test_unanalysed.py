@@ -1,4 +1,4 @@
-"""What netwhy did not look at: IPv6, packets cut short by the snap length, other protocols. The
+"""What netwhy did not look at: packets cut short by the snap length, other protocols. The
 report says how many packets, what share and why, in one note per reason, and never says
 "nothing to report" about traffic it did not read."""
 
@@ -19,10 +19,9 @@ from netwhy.expert.analyze import analyze, unanalysed
 from netwhy.kb import load_knowledge_base
 from netwhy.render import why
 
-IPV6 = CAPTURES / "ipv6-failures.pcapng"
 MIXED = CAPTURES / "mixed-failures.pcapng"  # 35 packets of IPv4 and ARP
-IPV6_NOTE = ("not analysed: 22 of 22 packets (100%) are IPv6 (ICMPv6, NDP, TCP, UDP), which "
-             "netwhy does not read yet")
+UNREAD_NOTE = ("not analysed: 22 of 22 packets (100%) were cut by the snap length before the "
+               "headers netwhy reads")
 
 
 def cut_note(count: int, packets: int, share: str) -> str:
@@ -39,36 +38,42 @@ def snapped(capture: Path, snaplen: int, tmp_path: Path) -> Path:
     return out
 
 
-def test_an_ipv6_capture_is_not_called_clean() -> None:
-    report = explain_json(IPV6)
+@pytest.fixture(scope="module")
+def unread(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """IPv6 failures whose every packet was cut inside its IPv6 header."""
+    return snapped(CAPTURES / "ipv6-failures.pcapng", 30, tmp_path_factory.mktemp("unread"))
+
+
+def test_a_capture_netwhy_cannot_read_is_not_called_clean(unread: Path) -> None:
+    report = explain_json(unread)
     assert (report["packets"], report["unanalysed"]) == (22, 22)
-    assert report["notes"] == [IPV6_NOTE]
+    assert report["notes"] == [UNREAD_NOTE]
     assert report["diagnoses"] == [] and report["conversations"] == []
 
 
-def test_the_terminal_says_what_it_could_not_analyse() -> None:
-    out = run_netwhy("explain", str(IPV6)).stdout
+def test_the_terminal_says_what_it_could_not_analyse(unread: Path) -> None:
+    out = run_netwhy("explain", str(unread)).stdout
     lines = out.splitlines()
     assert lines[0].endswith(": nothing to report about the 0 packets netwhy could analyse; "
                              "22 of 22 packets were not analysed")
-    assert lines[1] == f"NOTE: {IPV6_NOTE}"
+    assert lines[1] == f"NOTE: {UNREAD_NOTE}"
     assert "Nothing in this capture explains" not in out
     assert "The packets it did not analyse (see the notes) may hold one" in out
 
 
-def test_the_summary_carries_the_notes() -> None:
-    out = run_netwhy("explain", str(IPV6), "--summary").stdout
-    assert out.splitlines()[1] == f"NOTE: {IPV6_NOTE}"
+def test_the_summary_carries_the_notes(unread: Path) -> None:
+    out = run_netwhy("explain", str(unread), "--summary").stdout
+    assert out.splitlines()[1] == f"NOTE: {UNREAD_NOTE}"
 
 
-def test_why_says_what_it_did_not_look_at() -> None:
-    report = analyze(IPV6)
+def test_why_says_what_it_did_not_look_at(unread: Path) -> None:
+    report = analyze(unread)
     out = io.StringIO()
     why.write(report.capture, "", [v for v in report.conversations if v.failed], out,
               notes=report.notes)
     lines = out.getvalue().splitlines()
     assert lines[0].endswith(": 0 conversation(s) in the capture, 0 failed")
-    assert lines[1] == f"NOTE: {IPV6_NOTE}"
+    assert lines[1] == f"NOTE: {UNREAD_NOTE}"
     assert lines[3] == ("No conversation matches in what netwhy analysed; the notes say what it "
                         "left out.")
 
@@ -142,7 +147,7 @@ def test_the_tap_sorts_packets_by_reason() -> None:
     assert list(rows.stream(None, TAPS)) == []
     assert rows.packets == 40  # from the whole capture's tap only
     assert rows.unanalysed == Unanalysed(
-        ipv6=3, cut=4, other=(("stp", 6), ("eth", 2), ("lldp", 2)))
+        cut=7, other=(("stp", 6), ("eth", 2), ("lldp", 2)))
 
 
 OTHER_MIN_SHARE = load_knowledge_base().coverage["other_min_share"].value
@@ -153,13 +158,9 @@ def notes(packets: int, found: Unanalysed) -> list[str]:
 
 
 def test_other_protocols_from_their_share_on() -> None:
-    """IPv6 and cut packets always have a note; other protocols from 5% of the packets on."""
-    few = Unanalysed(ipv6=1, cut=1, other=(("stp", 4),))
-    assert notes(100, few) == [
-        "not analysed: 1 of 100 packets (1%) are IPv6 (ICMPv6, NDP, TCP, UDP), which netwhy "
-        "does not read yet",
-        cut_note(1, 100, "1%"),
-    ]
+    """Cut packets always have a note; other protocols from 5% of the packets on."""
+    few = Unanalysed(cut=1, other=(("stp", 4),))
+    assert notes(100, few) == [cut_note(1, 100, "1%")]
     many = Unanalysed(other=(("stp", 30), ("lldp", 10), ("cdp", 5), ("eth", 1)))
     assert notes(100, many) == ["not analysed: 46 of 100 packets (46%) are protocols netwhy "
                                 "does not read: stp 30, lldp 10, cdp 5, ..."]
@@ -168,8 +169,6 @@ def test_other_protocols_from_their_share_on() -> None:
 
 
 def test_shares_never_round_to_all_or_nothing() -> None:
-    assert notes(1000, Unanalysed(ipv6=999)) == [
-        "not analysed: 999 of 1000 packets (99%) are IPv6 (ICMPv6, NDP, TCP, UDP), which netwhy "
-        "does not read yet"]
+    assert notes(1000, Unanalysed(cut=999)) == [cut_note(999, 1000, "99%")]
     assert notes(1000, Unanalysed(cut=2)) == [cut_note(2, 1000, "<1%")]
     assert notes(1000, Unanalysed()) == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from durable.lang import c, m, when_all
 
-from netwhy.dissect import icmp
 from netwhy.expert.registry import Rule
 from netwhy.expert.rule_api import RuleApi
 from netwhy.kb import KnowledgeBase
@@ -67,7 +66,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
             features={"unanswered_off_subnet": True},
         )
 
-    @when_all(c.redirect << (m.kind == "error") & (m.type == icmp.REDIRECT))
+    @when_all(c.redirect << (m.kind == "error") & (m.error_kind == "redirect"))
     def redirected_to_destination(c):
         error = c.redirect
         if error.gateway != error.q_dst:

@@ -1,11 +1,10 @@
-"""Every ICMP error (types 3, 4, 5, 11, 12): classify it by its knowledge-base condition, tie it
-to the conversation it quotes, and judge its sender."""
+"""Every ICMP error (types 3, 4, 5, 11, 12) and ICMPv6 error (types 1-4): classify it by its
+knowledge-base condition, tie it to the conversation it quotes, and judge its sender."""
 
 from __future__ import annotations
 
 from durable.lang import c, m, none, when_all
 
-from netwhy.dissect import icmp
 from netwhy.expert.addresses import is_multicast_or_broadcast
 from netwhy.expert.registry import ANY_ICMP_CONDITION, Rule
 from netwhy.expert.rule_api import RuleApi
@@ -34,10 +33,11 @@ RULES = (
 CLASSIFY, TIED, UNTIED, LATE_REPLY, SENDER, REPEATED = (rule.id for rule in RULES)
 # What these rules attach to a finding for the knowledge base's `when` clauses.
 FEATURES = {
-    "proto": ("string", "protocol of the quoted or failed datagram: tcp, udp, icmp, or a number"),
+    "proto": ("string", "protocol of the quoted or failed datagram: tcp, udp, icmp, icmpv6, "
+              "or a number"),
     "dport": ("int", "its destination port (-1 when it has none)"),
     "count": ("int", "how many messages of this kind, for this subject"),
-    "code": ("int", "the ICMP code"),
+    "code": ("int", "the ICMP or ICMPv6 code"),
     "reply_shaped": ("bool", "the quoted datagram runs from a port that services answer from "
                      "(DNS, NTP, SNMP, ...) to an ephemeral one"),
     "replies_before": ("int", "replies the destination sent on that conversation before the error"),
@@ -72,7 +72,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     @when_all(m.kind == "error")
     def classify(c):
         error = c.m  # once: each c.m is a fresh wrapper around the fact
-        condition = kb.for_icmp(error.type, error.code)
+        condition = kb.for_icmp(error.type, error.code, error.family)
         if condition is None:
             return  # an unassigned code: icmp.unknown-type's rule speaks for it
         fid = finding(
@@ -93,7 +93,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     )
     def tied(c):
         error, service, fid = c.error, c.service, c.finding.fid
-        if error.type == icmp.REDIRECT:
+        if error.error_kind == "redirect":
             return  # a redirect is advice about a working conversation, not its failure
         answered_before = 0 <= service.first_reply_time_us <= error.first_time_us
         replies_before = service.replies if answered_before else 0
@@ -112,7 +112,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
              & (m.dst == c.error.q_src) & (m.dport == c.error.q_sport)),
     )
     def untied(c):
-        if c.error.type == icmp.UNREACH:  # other errors do not ask for a conversation to explain
+        if c.error.error_kind == "unreachable":  # others need no conversation to explain
             evidence(c, UNTIED, c.finding.fid, "quote-unmatched", {"replies_before": 0})
 
     @when_all(
@@ -123,7 +123,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     def answer_unasked(c):
         # Shaped like an answer, and the capture holds no request it answers: a late reply to
         # an asker that had gone, not a request to a missing service.
-        if c.error.type == icmp.UNREACH and reply_shaped(c.error):
+        if c.error.error_kind == "unreachable" and reply_shaped(c.error):
             evidence(c, LATE_REPLY, c.finding.fid, "answer-unasked", {"answer_unasked": True})
 
     @when_all(

@@ -1,5 +1,5 @@
-"""Timestamp (13/14) and address mask (17/18) requests paired with their replies, and ICMP
-types netwhy has no entry for."""
+"""Timestamp (13/14) and address mask (17/18) requests paired with their replies, and ICMP and
+ICMPv6 types netwhy has no entry for."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from durable.lang import m, when_all
 
-from netwhy.dissect import icmp
+from netwhy.dissect import icmp, icmp6
 from netwhy.expert.registry import Rule
 from netwhy.expert.rule_api import RuleApi
 from netwhy.kb import KnowledgeBase
@@ -24,15 +24,15 @@ RULES = (
          "Address mask requests and replies; replies that disagree about the mask",
          ("icmp.address-mask",)),
     Rule("icmp.unknown-type",
-         "An ICMP type (or a code of a known error) that no knowledge-base entry covers",
-         ("icmp.unknown-type",)),
+         "An ICMP or ICMPv6 type (or a code of a known error) that no knowledge-base entry covers",
+         ("icmp.unknown-type", "icmp6.unknown-type")),
 )
 TIMESTAMP, MASK, UNKNOWN = (rule.id for rule in RULES)
 # What these rules attach to a finding for the knowledge base's `when` clauses.
 FEATURES = {
     "unanswered": ("bool", "a request (timestamp, address mask) got no reply"),
     "mask_disagrees": ("bool", "an address mask reply differs from the mask in use on the segment"),
-    "type": ("int", "the ICMP type"),
+    "type": ("int", "the ICMP or ICMPv6 type"),
 }
 # Features they attach too, declared by the module that owns them.
 SHARED_FEATURES = ("requests",)
@@ -64,16 +64,16 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
 
     @when_all(m.kind == "icmp_unknown")
     def unknown_type(c):
-        _unknown(kb, api, c, c.m.key, c.m.type, c.m.code, c.m.src, c.m.dst, c.m.frames,
-                 c.m.count)
+        _unknown(kb, api, c, c.m.key, c.m.family, c.m.type, c.m.code, c.m.src, c.m.dst,
+                 c.m.frames, c.m.count)
 
     uncovered = _uncovered_codes(kb)
     if uncovered is not None:
 
         @when_all((m.kind == "error") & uncovered)
         def unknown_error_code(c):
-            _unknown(kb, api, c, c.m.key, c.m.type, c.m.code, c.m.sender, c.m.receiver,
-                     c.m.frames, c.m.count)
+            _unknown(kb, api, c, c.m.key, c.m.family, c.m.type, c.m.code, c.m.sender,
+                     c.m.receiver, c.m.frames, c.m.count)
 
 
 def _uncovered_codes(kb: KnowledgeBase) -> Any:
@@ -82,9 +82,11 @@ def _uncovered_codes(kb: KnowledgeBase) -> Any:
     and the rule should not fire for each only to find it has nothing to say. None: every code
     of every error type is covered."""
     gaps = [
-        (m.type == icmp_type) & (m.code >= low) & (m.code <= high)
-        for icmp_type in sorted(icmp.ERROR_TYPES)
-        for low, high in _runs(code for code in range(256) if kb.for_icmp(icmp_type, code) is None)
+        (m.family == family) & (m.type == icmp_type) & (m.code >= low) & (m.code <= high)
+        for family, types in ((4, icmp.ERROR_TYPES), (6, icmp6.ERROR_TYPES))
+        for icmp_type in sorted(types)
+        for low, high in _runs(code for code in range(256)
+                               if kb.for_icmp(icmp_type, code, family) is None)
     ]
     return functools.reduce(operator.or_, gaps) if gaps else None
 
@@ -103,11 +105,13 @@ def _runs(numbers: Iterable[int]) -> Iterator[tuple[int, int]]:
         yield first, last
 
 
-def _unknown(kb: KnowledgeBase, api: RuleApi, c, key, icmp_type, code, src, dst, frames,
+def _unknown(kb: KnowledgeBase, api: RuleApi, c, key, family, icmp_type, code, src, dst, frames,
              count) -> None:
-    known = kb.icmp_types.get(icmp_type)
+    known = kb.type_names(family).get(icmp_type)
+    condition, proto = ("icmp.unknown-type", "icmp") if family == 4 else (
+        "icmp6.unknown-type", "icmpv6")
     api.finding(
-        c, UNKNOWN, key, "icmp.unknown-type", src=src, dst=dst, reporter=src, proto="icmp",
+        c, UNKNOWN, key, condition, src=src, dst=dst, reporter=src, proto=proto,
         frames=frames, count=count,
         details={"type": icmp_type, "code": code,
                  "name": known.name if known else "unassigned",

@@ -8,7 +8,6 @@ from typing import Any
 
 from durable.lang import c, m, when_all
 
-from netwhy.dissect import icmp
 from netwhy.expert.observations import Observations
 from netwhy.expert.registry import Rule
 from netwhy.expert.rule_api import RuleApi
@@ -40,8 +39,8 @@ def observation_facts(seen: Observations, kb: KnowledgeBase) -> Iterator[dict[st
         if service.refused and not service.replies and service.attempts <= MAX_TRIES_OF_A_PROBE:
             note(service.dst, service.src, service.dport)
     for group in seen.errors.values():
-        own_port = (group.type, group.code) == (icmp.UNREACH, icmp.UNREACH_PORT)
-        if own_port and group.sender == group.q_dst and group.count <= MAX_TRIES_OF_A_PROBE:
+        if (group.port_unreachable and group.sender == group.q_dst
+                and group.count <= MAX_TRIES_OF_A_PROBE):
             note(group.q_dst, group.q_src, group.q_dport)
     least_sources = kb.threshold("tcp.refused", "probe_sources_min")
     least_ports = kb.threshold("tcp.refused", "probe_ports_min")

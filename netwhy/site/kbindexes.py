@@ -76,11 +76,13 @@ def _condition_table(conditions: Sequence[Condition]) -> str:
 def _by_icmp(inputs: KbInputs) -> str:
     kb = inputs.kb
     matched = sorted((c for c in kb.conditions.values() if c.icmp_type is not None),
-                     key=lambda c: (c.icmp_type, -1 if c.icmp_code is None else c.icmp_code))
+                     key=lambda c: (c.icmp_family, c.icmp_type,
+                                    -1 if c.icmp_code is None else c.icmp_code))
     rows = []
     for c in matched:
-        name = kb.icmp_types.get(c.icmp_type)
-        rows.append([str(c.icmp_type), rst.text(name.name if name else "?"),
+        name = kb.type_names(c.icmp_family).get(c.icmp_type)
+        shown = str(c.icmp_type) if c.icmp_family == 4 else f"v6 {c.icmp_type}"
+        rows.append([shown, rst.text(name.name if name else "?"),
                      "any" if c.icmp_code is None else str(c.icmp_code),
                      rst.doc("/" + page_name(c.id), c.title)])
     derived = []
@@ -91,12 +93,17 @@ def _by_icmp(inputs: KbInputs) -> str:
         derived.append([rst.doc("/" + page_name(c.id), c.title), c.group, shown])
     types = [[str(number), rst.text(t.name), t.status,
               ", ".join(rst.doc("/" + page_name(c.id), c.title)
-                        for c in matched if c.icmp_type == number) or "-"]
+                        for c in matched if (c.icmp_family, c.icmp_type) == (4, number)) or "-"]
              for number, t in sorted(kb.icmp_types.items())]
+    types6 = [[str(number), rst.text(t.name), t.status,
+               ", ".join(rst.doc("/" + page_name(c.id), c.title)
+                         for c in matched if (c.icmp_family, c.icmp_type) == (6, number)) or "-"]
+              for number, t in sorted(kb.icmp6_types.items())]
     return "\n".join([
         rst.heading("Conditions by ICMP type and code"),
         "An ICMP message with a type and code below is classified as that condition; an exact "
-        "code wins over an entry for the whole type.\n",
+        "code wins over an entry for the whole type. ICMPv6 types (marked v6) are numbered on "
+        "their own (RFC 4443).\n",
         rst.list_table(["Type", "Name", "Code", "Condition"], rows, widths=[8, 30, 8, 54]),
         rst.heading("Derived conditions", "-"),
         "These come from rules that weigh several messages (ARP, echo, TCP, repeated errors), "
@@ -108,6 +115,11 @@ def _by_icmp(inputs: KbInputs) -> str:
         "IANA's registry of ICMP types, with the entries that match each; the rest are "
         "reported as :doc:`/kb/icmp.unknown-type` when they appear.\n",
         rst.list_table(["Type", "Name", "Status", "Conditions"], types, widths=[8, 40, 14, 38]),
+        rst.heading("Every ICMPv6 type", "-"),
+        "IANA's registry of ICMPv6 types (0-127 errors, 128-255 informational), with the "
+        "entries that match each; the rest are reported as :doc:`/kb/icmp6.unknown-type` "
+        "when they appear (Neighbor Discovery's are read by the ndp rules).\n",
+        rst.list_table(["Type", "Name", "Status", "Conditions"], types6, widths=[8, 40, 14, 38]),
     ])
 
 

@@ -68,8 +68,9 @@ def _facts(c: Condition, inputs: KbInputs) -> str:
     if c.icmp_type is None:
         icmp = "derived by rules from several messages, not one ICMP type"
     else:
-        name = kb.icmp_types.get(c.icmp_type)
-        icmp = f"type {c.icmp_type}" + (f" ({name.name})" if name else "")
+        name = kb.type_names(c.icmp_family).get(c.icmp_type)
+        icmp = "ICMPv6 " if c.icmp_family == 6 else ""
+        icmp += f"type {c.icmp_type}" + (f" ({name.name})" if name else "")
         icmp += f", code {c.icmp_code}" if c.icmp_code is not None else ", any code"
     symptoms = ", ".join(
         f":ref:`{SYMPTOMS[s]} <kb-symptoms-{s}>`" if full else rst.text(SYMPTOMS[s])
