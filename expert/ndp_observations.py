@@ -254,7 +254,8 @@ class NdpObservations:
             self._router(message, mac)
         elif kind == icmp6.ROUTER_SOLICITATION and message.src != UNSPECIFIED:
             self._claim(message.src, message.link_address or mac, message, own=True)
-        elif kind == icmp6.REDIRECT and message.target:
+        elif kind == icmp6.REDIRECT and message.target and message.destination:
+            # (without its destination it was cut short: tshark calls it malformed)
             self._redirect(message, message.target, mac)
 
     def traffic(self, frame: int, time: float, src_mac: str | None, dst_mac: str | None,
@@ -431,13 +432,14 @@ class NdpObservations:
                 router.prefixes.append(prefix)
 
     def _redirect(self, message: NdpMessage, target: str, mac: str) -> None:
-        key = (message.src, message.dst, message.destination or "")
+        destination = message.destination or ""
+        key = (message.src, message.dst, destination)
         if not self._bounded(self.redirects, key):
             return
         found = self.redirects.get(key)
         if found is None:
             found = self.redirects[key] = Redirect(
-                message.src, mac, message.dst, message.destination or "", target, message.time)
+                message.src, mac, message.dst, destination, target, message.time)
         found.count += 1
         found.last_time = message.time
         _keep(found.frames, message.frame)

@@ -248,7 +248,12 @@ def observe(facts: Iterable[Fact], arp_window_s: float = 1.0) -> Observations:
         else:
             seen.end_time = max(seen.end_time, fact.time)
         if isinstance(fact, IcmpMessage | TcpControl | UdpFirst):
-            seen.links.add(fact.frame, fact.time, fact.src_mac, fact.dst_mac, fact.src, fact.dst)
+            if ":" in fact.src:  # IPv6: which MAC it went through, for Neighbor Discovery
+                seen.ndp.traffic(fact.frame, fact.time, fact.src_mac, fact.dst_mac, fact.src,
+                                 fact.dst)
+            else:
+                seen.links.add(fact.frame, fact.time, fact.src_mac, fact.dst_mac, fact.src,
+                               fact.dst)
         if isinstance(fact, IcmpMessage):
             _observe_icmp(seen, fact)
         elif isinstance(fact, TcpControl):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from durable.lang import c, m, when_all
+from durable.lang import c, m, none, when_all
 
 from netwhy.expert.registry import Rule
 from netwhy.expert.rule_api import RuleApi
@@ -94,21 +94,38 @@ def _define(api: RuleApi, family: _Family, min_origin_ttl: int, min_passes: int)
         else:
             evidence(c, TRACEROUTE, c.finding.fid, features=features)
 
-    @when_all(
+    final_hop_joins = (
         c.finding << (m.kind == "finding") & (m.condition == family.port_unreachable),
         c.error << (m.kind == "error") & (m.key == c.finding.origin) & (m.q_proto == "udp"),
         c.trace << (m.kind == "finding") & (m.condition == family.exceeded)
         & (m.src == c.finding.src) & (m.dst == c.finding.dst),
+    )
+
+    def arrived(c, cid: int) -> None:
+        if c.error.q_dport in TRACEROUTE_PORTS:
+            # The trace arrived: its last answer joins the path, not a fault of its own.
+            evidence(c, FINAL_HOP, c.trace.fid, frames=c.error.frames, cid=cid,
+                     details={"arrived": c.error.sender}, tag=c.finding.fid)
+            evidence(c, FINAL_HOP, c.finding.fid, "traceroute-final-hop", {"traceroute": True},
+                     supersedes=True, tag=c.trace.fid)
+
+    @when_all(
+        *final_hop_joins,
         c.probe << (m.kind == "service") & (m.proto == "udp") & (m.src == c.error.q_src)
         & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport),
     )
     def final_hop(c):
-        if c.error.q_dport in TRACEROUTE_PORTS:
-            # The trace arrived: its last answer joins the path, not a fault of its own.
-            evidence(c, FINAL_HOP, c.trace.fid, frames=c.error.frames, cid=c.probe.cid,
-                     details={"arrived": c.error.sender}, tag=c.finding.fid)
-            evidence(c, FINAL_HOP, c.finding.fid, "traceroute-final-hop", {"traceroute": True},
-                     supersedes=True, tag=c.trace.fid)
+        arrived(c, c.probe.cid)
+
+    @when_all(
+        *final_hop_joins,
+        none((m.kind == "service") & (m.proto == "udp") & (m.src == c.error.q_src)
+             & (m.dst == c.error.q_dst) & (m.dport == c.error.q_dport)),
+    )
+    def final_hop_probe_unseen(c):
+        # A capture of ICMP alone (or of the return path) holds the trace's answers without
+        # its probes: the same path's time exceededs still say what the answer ends.
+        arrived(c, -1)
 
     @when_all((m.kind == "loop_sighting") & (m.family == family.family)
               & (m.passes >= min_passes))
