@@ -2,9 +2,10 @@
 
 Usage:
     .venv/bin/python benchmarks/bench_explain.py [--packets 100000 1000000] [--repeat 3]
-        [--keep DIR] [--json] [--check] [--netwhy-cmd TEMPLATE]
+        [--ipv6-share 0 0.3] [--keep DIR] [--json] [--check] [--netwhy-cmd TEMPLATE]
 
-For each size it makes (or reuses) a mixed capture with make_capture.py, then runs, strictly
+For each size (and each --ipv6-share: 0 is the IPv4 mix, 0.3 that mix with 30 % of the packets
+IPv6) it makes (or reuses) a mixed capture with make_capture.py, then runs, strictly
 alternating, `tshark -q -z expert -r FILE` and `netwhy explain FILE --json`, --repeat times
 each, for their wall time and CPU time (the whole tree, from wait4). Memory is measured in a
 separate run of netwhy after each pair: the peak of the summed PSS of its process tree (netwhy
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_capture import GENERATOR_VERSION, write_capture
+from make_capture import GENERATOR_VERSION, share, write_capture
 
 GOAL_TIME_RATIO = 1.0  # netwhy explain may take at most tshark's expert pass
 GOAL_PEAK_MB = 300.0  # netwhy plus its tshark children
@@ -211,14 +212,16 @@ def run_measured(argv: list[str], timeout_s: float, sampling: bool) -> Run:
 # --- captures --------------------------------------------------------------------------------
 
 
-def ensure_capture(directory: Path, packets: int, seed: int) -> Path:
-    """The cached capture for this size, made first if missing (atomically, via rename)."""
+def ensure_capture(directory: Path, packets: int, seed: int, ipv6_share: float = 0.0) -> Path:
+    """The cached capture for this size and mix, made first if missing (atomically, via
+    rename)."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"mixed-{packets}-seed{seed}-v{GENERATOR_VERSION}.pcap"
+    mix = f"-ipv6share{ipv6_share:g}" if ipv6_share else ""
+    path = directory / f"mixed-{packets}-seed{seed}{mix}-v{GENERATOR_VERSION}.pcap"
     if not path.exists():
         partial = path.with_suffix(".partial")
         started = time.perf_counter()
-        write_capture(partial, packets, seed)
+        write_capture(partial, packets, seed, ipv6_share)
         partial.rename(path)
         print(f"made {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return path
@@ -349,7 +352,16 @@ def run_one(capture: Path, name: str, result: ToolResult, round_no: int, repeat:
 # --- report ----------------------------------------------------------------------------------
 
 
-def size_report(packets: int, capture: Path, results: dict[str, ToolResult]) -> dict:
+def mix_name(ipv6_share: float | None) -> str:
+    if ipv6_share is None:
+        return "given capture"
+    if ipv6_share in (0, 1):
+        return "IPv6 mix" if ipv6_share else "IPv4 mix"
+    return f"IPv4 + {100 * ipv6_share:g} % IPv6 mix"
+
+
+def size_report(packets: int, capture: Path, results: dict[str, ToolResult],
+                ipv6_share: float | None = None) -> dict:
     tshark, netwhy = results["tshark_expert"], results["netwhy"]
     ratio = None
     if tshark.median_wall() and netwhy.median_wall():
@@ -357,6 +369,8 @@ def size_report(packets: int, capture: Path, results: dict[str, ToolResult]) -> 
     peak = netwhy.peak_mb()
     return {
         "packets": packets,
+        "mix": mix_name(ipv6_share),
+        "ipv6_share": ipv6_share,
         "capture": str(capture),
         "capture_mb": round(capture.stat().st_size / MB, 1),
         "tshark_expert": tshark.summary(packets),
@@ -372,7 +386,7 @@ def size_report(packets: int, capture: Path, results: dict[str, ToolResult]) -> 
 
 
 def print_table(report: dict) -> None:
-    print(f"\n== {report['packets']:,} packets  ({report['capture_mb']} MB, "
+    print(f"\n== {report['packets']:,} packets, {report['mix']}  ({report['capture_mb']} MB, "
           f"{report['capture']}) ==")
     print(f"{'':24}{'median s':>10}{'runs s':>22}{'packets/s':>12}{'peak MB':>10}"
           f"{'CPU s':>8}")
@@ -423,6 +437,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="directory to keep captures in (a cache)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ipv6-share", type=share, nargs="+", default=[0.0],
+                        metavar="FRACTION", help="the generated mixes: about this fraction of "
+                        "their packets IPv6 (default 0: IPv4 only; e.g. 0 0.3 for both)")
     parser.add_argument("--capture", type=Path, nargs="+", default=[],
                         help="measure these captures too (e.g. one from make_lab_capture.py)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -442,10 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     directory = args.keep or Path(tempfile.gettempdir()) / "netwhy-bench"
     reports = []
-    captures = [(packets, ensure_capture(directory, packets, args.seed))
-                for packets in args.packets]
-    captures += [(count_packets(path), path) for path in args.capture]
-    for packets, capture in captures:
+    captures: list[tuple[int, Path, float | None]] = [
+        (packets, ensure_capture(directory, packets, args.seed, ipv6_share), ipv6_share)
+        for ipv6_share in args.ipv6_share for packets in args.packets
+    ]
+    captures += [(count_packets(path), path, None) for path in args.capture]
+    for packets, capture, ipv6_share in captures:
         warm_page_cache(capture)
         tools = {
             "tshark_expert": ["tshark", "-q", "-z", "expert", "-r", str(capture)],
@@ -453,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                            capture=capture),
         }
         report = size_report(packets, capture,
-                             measure(capture, tools, args.repeat, args.timeout))
+                             measure(capture, tools, args.repeat, args.timeout), ipv6_share)
         reports.append(report)
         if not args.json:
             print_table(report)

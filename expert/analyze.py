@@ -117,11 +117,12 @@ def _segments_note(summary: CaptureSummary, seen: Observations) -> list[str]:
 def limit_notes(seen: Observations) -> list[str]:
     """What the state caps and engine budgets left out, said plainly."""
     notes = []
-    if seen.untracked_conversations or seen.arp.untracked:
+    untracked = seen.untracked_conversations + seen.arp.untracked + seen.ndp.untracked
+    if untracked:
         notes.append(
-            f"state cap reached: {seen.untracked_conversations + seen.arp.untracked} "
-            "conversations or ARP exchanges were counted but not tracked, so findings about "
-            "them may be missing or lack their context"
+            f"state cap reached: {untracked} conversations or ARP or Neighbor Discovery "
+            "exchanges were counted but not tracked, so findings about them may be missing or "
+            "lack their context"
         )
     unanswered = sum(1 for s in seen.services.values()
                      if s.proto not in ECHO_PROTOS and not s.replies)
