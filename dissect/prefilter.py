@@ -502,7 +502,8 @@ def _transport(mm: mmap.mmap, ip: int, end: int, header: tuple, time_ns: int, fr
         if total < 34 or end - ip < 34:  # too short to tell
             return True
         if total >= 40 and end - ip >= 40:
-            counters.tcp.segment(mm, ip, end, total, frame, time_ns)
+            counters.tcp.segment(mm, mm[ip + 12:ip + 24], ip + 20, end, total - 20, total,
+                                 frame, time_ns)
         if mm[ip + 33] & 0x06:  # SYN, RST
             return True
         return sport in _TCP_PORTS or dport in _TCP_PORTS
@@ -563,12 +564,15 @@ def _ipv6(mm: mmap.mmap, ip: int, end: int, time_ns: int, frame: int,
     if end - at < 14 or nxt not in (PROTO_TCP, PROTO_UDP):
         return True  # ICMPv6, fragments, routing headers, ESP, anything else
     sport, dport = mm[at] << 8 | mm[at + 1], mm[at + 2] << 8 | mm[at + 3]
+    payload = mm[ip + 4] << 8 | mm[ip + 5]
     if nxt == PROTO_TCP:
+        if end - at >= 20:
+            counters.tcp.segment(mm, mm[ip + 8:ip + 40] + mm[at:at + 4], at, end,
+                                 payload - (at - ip - 40), 40 + payload, frame, time_ns)
         if mm[at + 13] & 0x06:  # SYN, RST
             return True
         return sport in _TCP_PORTS or dport in _TCP_PORTS
     udp_length = mm[at + 4] << 8 | mm[at + 5]
-    payload = mm[ip + 4] << 8 | mm[ip + 5]
     if (not 8 <= udp_length <= payload - (at - ip - 40) or sport in _UDP_PORTS
             or dport in _UDP_PORTS):
         return True

@@ -18,6 +18,7 @@ Only connections that stalled become facts.
 from __future__ import annotations
 
 import mmap
+import socket
 import struct
 from collections import deque
 from collections.abc import Iterator
@@ -90,7 +91,7 @@ class _Connection:
 
 
 class SegmentTracker:
-    """Feed every IPv4 TCP segment (`segment`), then take the stalls (`stalls`)."""
+    """Feed every TCP segment, IPv4 or IPv6 (`segment`), then take the stalls (`stalls`)."""
 
     def __init__(self) -> None:
         # Both orientations of a connection's key lead to it: one lookup per segment.
@@ -98,23 +99,24 @@ class SegmentTracker:
         self._stalls: list[TcpStall] = []
         self.untracked = 0  # connections opened past MAX_CONNECTIONS
 
-    def segment(self, mm: mmap.mmap, ip: int, end: int, length: int, frame: int,
-                time_ns: int) -> None:
-        """One segment: its IPv4 header (20 bytes, no options) at `ip`, the TCP header after
-        it, `end` where the captured bytes end, `length` the IP total length."""
-        key = mm[ip + 12:ip + 24]  # addresses and ports, as on the wire
+    def segment(self, mm: mmap.mmap, key: bytes, tcp: int, end: int, tcp_length: int,
+                length: int, frame: int, time_ns: int) -> None:
+        """One segment: `key` its addresses and ports as on the wire (IPv4's 4-byte addresses
+        or IPv6's 16-byte ones, then the ports), its TCP header at `tcp`, `end` where the
+        captured bytes end, `tcp_length` the bytes from the TCP header on, `length` the IP
+        length (the whole packet's, IPv6's fixed header included)."""
         found = self._connections.get(key)
         if found is None:
-            if mm[ip + 33] & (_SYN | _ACK) == _SYN:  # a client's SYN opens a connection
-                seq, _, offset, _, _ = _TCP(mm, ip + 24)
-                mss = _mss(mm, ip + 40, min(end, ip + 20 + (offset >> 4) * 4))
+            if mm[tcp + 13] & (_SYN | _ACK) == _SYN:  # a client's SYN opens a connection
+                seq, _, offset, _, _ = _TCP(mm, tcp + 4)
+                mss = _mss(mm, tcp + 20, min(end, tcp + (offset >> 4) * 4))
                 self._open(key, seq, mss, time_ns)
             return
-        seq, ack, offset, flags, window = _TCP(mm, ip + 24)
+        seq, ack, offset, flags, window = _TCP(mm, tcp + 4)
         connection, side = found
         sender = connection.sides[side]
         if flags & _SYN:
-            mss = _mss(mm, ip + 40, min(end, ip + 20 + (offset >> 4) * 4))
+            mss = _mss(mm, tcp + 20, min(end, tcp + (offset >> 4) * 4))
             if not flags & _ACK and seq != (sender.next_seq or 0) - 1 & _MASK:
                 # A new connection on the same addresses and ports: the old one is over.
                 self._close(key, connection)
@@ -128,7 +130,7 @@ class SegmentTracker:
             if ack != receiver.last_ack:
                 self._acknowledged(receiver, ack)
             sender.zero_window = window == 0
-        payload = length - 20 - (offset >> 4) * 4
+        payload = tcp_length - (offset >> 4) * 4
         if seq == sender.next_seq:  # in order, the common case: kept short
             if payload > 0:
                 after_end = (seq + payload) & _MASK
@@ -173,8 +175,10 @@ class SegmentTracker:
         if len(self._connections) >= 2 * MAX_CONNECTIONS:
             self.untracked += 1
             return
-        connection = _Connection(key[:4], key[4:8], int.from_bytes(key[8:10], "big"),
-                                 int.from_bytes(key[10:12], "big"), time_ns)
+        size = (len(key) - 4) // 2  # of an address
+        connection = _Connection(key[:size], key[size:2 * size],
+                                 int.from_bytes(key[2 * size:2 * size + 2], "big"),
+                                 int.from_bytes(key[2 * size + 2:], "big"), time_ns)
         client = connection.sides[0]
         client.mss, client.next_seq = mss, (seq + 1) & _MASK
         self._connections[key] = (connection, 0)
@@ -299,8 +303,10 @@ def _mss(mm: mmap.mmap, start: int, end: int) -> int:
 
 def _reversed(key: bytes) -> bytes:
     """The key of the other direction: addresses and ports swapped."""
-    return key[4:8] + key[:4] + key[10:12] + key[8:10]
+    size = (len(key) - 4) // 2
+    ports = 2 * size
+    return key[size:ports] + key[:size] + key[ports + 2:] + key[ports:ports + 2]
 
 
 def _ip(raw: bytes) -> str:
-    return ".".join(str(b) for b in raw)
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)

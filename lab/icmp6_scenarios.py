@@ -582,10 +582,14 @@ def udp_echo(args: argparse.Namespace) -> None:
 
 
 def upload(args: argparse.Namespace) -> None:
-    """Send ``size`` bytes, close the sending side, read the answer."""
+    """Send ``size`` bytes (``--first`` of them alone, then the rest a moment later), close the
+    sending side, read the answer."""
     try:
         with socket.create_connection((args.dst, args.port), timeout=args.wait) as conn:
-            conn.sendall(b"u" * args.size)
+            if args.first:
+                conn.sendall(b"h" * args.first)
+                time.sleep(0.3)  # acknowledged before the rest leaves
+            conn.sendall(b"u" * (args.size - args.first))
             conn.shutdown(socket.SHUT_WR)
             say(f"sent {args.size}, reply {conn.recv(65535)!r}")
     except OSError as err:
@@ -647,6 +651,7 @@ def main() -> None:
     p.add_argument("port", type=int)
     p.add_argument("size", type=int)
     p.add_argument("--wait", type=float, default=5.0)
+    p.add_argument("--first", type=int, default=0)
     p.set_defaults(func=upload)
 
     p = commands.add_parser("probes")

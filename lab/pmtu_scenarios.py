@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from netwhy.lab.icmp6_scenarios import capture, helper
+from netwhy.lab.ipv6_scenarios import SERVER6, routed_ipv6
 from netwhy.lab.netns import Topology
 from netwhy.lab.scenarios import REMOTE_SERVER, routed, scenario, traffic
 
@@ -120,3 +122,36 @@ def tcp_random_loss(out: Path) -> list[Path]:
         t.run("router", ["nft", "-f", "-"], input=RANDOM_LOSS)
         _serve(t, 400_000)
         return _download(t, out, "--expect", "400300", "--wait", "10")
+
+
+# IPv6: the router drops its own Packet Too Big, as a firewall that filters ICMPv6 would (RFC
+# 4890 asks never to). Routers never fragment IPv6, so the sender's only way to learn is lost.
+DROP_PACKET_TOO_BIG = """
+table inet blackhole {
+  chain out {
+    type filter hook output priority 0;
+    icmpv6 type packet-too-big drop
+  }
+}
+"""
+
+
+@scenario(
+    "pmtu-blackhole-ipv6",
+    "an IPv6 upload through a router whose link to the server carries only 1280-byte packets "
+    "while its own Packet Too Big messages are filtered: the handshake and a 300-byte first "
+    "segment pass, the full-size segments after it are re-sent and never acknowledged",
+    conditions=("tcp.pmtu-blackhole",),
+)
+def pmtu_blackhole_ipv6(out: Path) -> list[Path]:
+    with Topology() as t:
+        routed_ipv6(t)  # the router's link to the server has MTU 1280
+        t.ip("server", "link", "set", "eth0", "mtu", "1500")  # so it offers MSS 1440
+        t.ip("client", "link", "set", "eth0", "gso_max_segs", "1")  # wire-sized sends
+        t.run("router", ["nft", "-f", "-"], input=DROP_PACKET_TOO_BIG)
+        t.start("server", helper("tcp-server", str(PORT), "--count"), ready="ready")
+        # At the sender: the receiver's side of an upload shows only the small segment.
+        with capture(t, "client", "eth0", out):
+            t.run("client", helper("upload", SERVER6, str(PORT), "20000", "--first", "300",
+                                   "--wait", "7"))
+    return [out]

@@ -45,6 +45,20 @@ def test_seen_from_the_sender() -> None:
     assert diagnosis["causes"][0]["id"] == "icmp-filtered"
 
 
+def test_over_ipv6_with_its_packet_too_big_filtered() -> None:
+    # An upload seen at its sender: the 300-byte first segment (6) is acknowledged, the first
+    # full-size one (8) is re-sent five times (20-23, 26), and no ICMPv6 says why.
+    diagnosis = top("pmtu-blackhole-ipv6")
+    assert (diagnosis["condition"], diagnosis["severity"]) == (BLACKHOLE, "error")
+    subject = diagnosis["subject"]
+    assert (subject["src"], subject["dst"], subject["dport"]) == (
+        "2001:db8:1::10", "2001:db8:2::20", 8080)
+    assert diagnosis["evidence"] == [6, 8, 20, 21, 22, 23, 26]
+    details = diagnosis["details"]
+    assert (details["stalled"], details["acked"], details["resends"]) == ("1500 bytes", 372, 5)
+    assert diagnosis["causes"][0]["id"] == "icmp-filtered"
+
+
 def test_seen_from_the_receiver_ranks_lower_and_says_why() -> None:
     diagnosis = top("pmtu-blackhole.client-side")
     assert (diagnosis["condition"], diagnosis["severity"]) == (BLACKHOLE, "warning")

@@ -34,7 +34,8 @@ FEATURES = {
 TERMS = (  # evidence terms, weighed in kb/evidence.yaml
     "sender-recovered", "receiver-side-only",
 )
-_HEADERS = 40  # IPv4 and TCP headers without options: an MSS plus this is a full segment
+# IP and TCP headers without options: an MSS plus this is a full segment.
+HEADERS = {4: 40, 6: 60}
 
 
 def observation_facts(seen: Observations, kb: KnowledgeBase) -> Iterator[dict[str, Any]]:
@@ -53,6 +54,8 @@ def observation_facts(seen: Observations, kb: KnowledgeBase) -> Iterator[dict[st
             "recovered": stall.recovered, "recovered_size": stall.recovered_size,
             "missing": stall.missing_bytes, "zero_window": stall.zero_window,
             "frames": list(stall.frames), "time_us": microseconds(stall.time),
+            # what a full segment from the sender to this receiver is, IP length
+            "full_segment": stall.receiver_mss + HEADERS[6 if ":" in stall.src else 4],
         }
 
 
@@ -99,7 +102,7 @@ def define(kb: KnowledgeBase, api: RuleApi) -> None:
     # smaller than a full one: the sizes that vanished are unknown, so this ranks lower.
     @when_all(
         c.stall << (m.kind == "tcp_stall") & (m.resends == 0) & (m.missing > m.receiver_mss)
-        & (m.acked < m.receiver_mss + _HEADERS) & (m.acked > 0)
+        & (m.acked < m.full_segment) & (m.acked > 0)
         & (m.zero_window == False),  # noqa: E712
         no_icmp,
     )
