@@ -72,8 +72,6 @@ class ErrorGroup:
     """ICMP errors of one type and code, from one sender, about one client -> service."""
 
     gid: int
-    family: int  # 4: ICMP, 6: ICMPv6
-    kind: str  # unreachable, too-big, time-exceeded, parameter-problem, redirect, source-quench
     type: int
     code: int
     sender: str
@@ -95,6 +93,13 @@ class ErrorGroup:
     origin_ttl: int = -1  # TTL the quoted datagram left with, when the capture saw it leave
     pointer: int = -1  # parameter problem
     sender_mac: str = ""
+    family: int = 4  # 6: ICMPv6, whose type numbers are its own
+
+    @property
+    def kind(self) -> str:
+        """unreachable, too-big, time-exceeded, parameter-problem, redirect or source-quench:
+        the kind of error, in words both families share."""
+        return FAMILIES[self.family].error_kinds[self.type]
 
     @property
     def port_unreachable(self) -> bool:
@@ -316,10 +321,9 @@ def _observe_icmp(seen: Observations, message: IcmpMessage) -> None:
             if not seen.room(seen.errors):
                 return
             group = seen.errors[key] = ErrorGroup(
-                gid=len(seen.errors), family=message.family, kind=kind, type=message.type,
-                code=message.code, sender=message.src, receiver=message.dst, proto=proto,
-                q_src=quoted.src, q_dst=quoted.dst, q_dport=dport, first_time=message.time,
-                df=quoted.df,
+                gid=len(seen.errors), type=message.type, code=message.code, sender=message.src,
+                receiver=message.dst, proto=proto, q_src=quoted.src, q_dst=quoted.dst,
+                q_dport=dport, first_time=message.time, df=quoted.df, family=message.family,
             )
         origin = None
         if quoted.ip_id:  # 0 names no datagram (see _remember)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from netwhy.dissect import icmp
 from netwhy.dissect.capture import CaptureReader
 from netwhy.expert import engine
 from netwhy.expert.analyze import analyze, diagnose
@@ -71,7 +72,8 @@ def run_rules(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _error(gid: int, icmp_type: int, code: int) -> dict[str, Any]:
-    return {"kind": "error", "key": f"error:{gid}", "gid": gid, "type": icmp_type, "code": code,
+    return {"kind": "error", "key": f"error:{gid}", "gid": gid, "family": 4,
+            "error_kind": icmp.ERROR_KINDS[icmp_type], "type": icmp_type, "code": code,
             "sender": "192.0.2.20", "sender_mac": "", "receiver": "192.0.2.10",
             "q_proto": "udp", "q_src": "192.0.2.10", "q_dst": "192.0.2.20", "q_dport": 9999,
             "q_sport": 40000, "q_ttl": 64, "q_icmp_type": -1, "origin_ttl": -1, "count": 1,
