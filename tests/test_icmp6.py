@@ -4,7 +4,10 @@ conversations in `why` and `--host`; and a dual-stack capture diagnosed as one r
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,28 @@ def test_a_dual_stack_capture_ranks_both_families_together(tmp_path: Path) -> No
     ranked = [d["condition"] for d in explain_json(merged)["diagnoses"]]
     assert {"icmp.unreachable.net", "icmp6.unreachable.no-route",
             "icmp6.unreachable.port"} <= set(ranked)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_watch_explains_ipv6_failures_live() -> None:
+    """Live, the kernel's capture filter keeps ICMPv6, Neighbor Discovery and TCP's SYN and RST
+    over IPv6 (where BPF cannot read TCP's flags by name): the same diagnoses as from a file."""
+    from conftest import NETWHY
+
+    from netwhy.lab.icmp6_scenarios import helper
+    from netwhy.lab.ipv6_scenarios import routed_ipv6
+    from netwhy.lab.netns import Topology
+
+    with Topology() as t:
+        routed_ipv6(t)
+        watch = subprocess.Popen(
+            ["ip", "netns", "exec", t.prefix + "client", str(NETWHY), "watch", "-i", "eth0",
+             "--duration", "10", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)  # dumpcap and tshark starting
+        t.run("client", ["ping", "-n", "-c", "1", "-W", "1", UNROUTED], check=False)
+        t.run("client", helper("upload", SERVER, "2222", "10", "--wait", "2"))  # refused
+        out, err = watch.communicate(timeout=60)
+    assert watch.returncode == 0, err
+    found = {(d["condition"], d["subject"]["dst"]) for d in json.loads(out)["diagnoses"]}
+    assert {("icmp6.unreachable.no-route", UNROUTED), ("tcp.refused", SERVER)} <= found, out
